@@ -1,0 +1,158 @@
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiKeyAuthenticator } from './auth/api-key-auth.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { type Config, MCP_PATH } from './config.js';
+import type { Db } from './db/db.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/open.js';
+import { seedDemo } from './db/seed.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { isLoopbackOrigin } from './http/guards.js';
+import { healthRoutes } from './http/health-routes.js';
+import { firstInfraFailure } from './http/infra-errors.js';
+import { mcpRoutes } from './http/mcp-routes.js';
+import { LegacySessionLayer } from './mcp/legacy-sessions.js';
+import { ModernLayer } from './mcp/modern-handler.js';
+import { MembershipCache } from './pos/membership-cache.js';
+import { PosService } from './pos/pos-service.js';
+import { createPosServerFactory } from './pos/server-factory.js';
+import { createStores } from './state/stores.js';
+
+export type Stores = Awaited<ReturnType<typeof createStores>>;
+
+export interface FlowposServer {
+  app: FastifyInstance;
+  config: Config;
+  db: Db;
+  stores: Stores;
+  legacy: LegacySessionLayer;
+  /** Starts listening; resolves with the base URL actually bound. */
+  listen(): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, ends streams, closes Redis and PostgreSQL. */
+  close(): Promise<void>;
+}
+
+const MEMBERSHIP_CACHE_MS = 5_000;
+
+/** The composition root: every adapter is chosen here from Config, and nowhere else. */
+export async function createFlowposServer(config: Config): Promise<FlowposServer> {
+  const db = await openDb({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, poolMax: config.dbPoolMax });
+  try {
+    if (config.migrateOnStart) await migrate(db);
+    if (config.demoSeed) await seedDemo(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+  const stores = await createStores({
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+    keyPrefix: config.keyPrefix,
+    sessionIdleTtlMs: config.sessionIdleTtlMs,
+    cartTtlMs: config.cartTtlMs,
+    maxLineQuantity: config.cartMaxLineQuantity,
+    maxLines: config.cartMaxLines,
+    preferenceTtlMs: 30 * 86_400_000,
+  }).catch(async (err: unknown) => {
+    await db.close().catch(() => {});
+    throw err;
+  });
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.authorization', '*.apiKey', '*.token'], censor: '[redacted]' },
+    },
+    disableRequestLogging: true,
+    bodyLimit: config.maxBodyBytes,
+    // Cloud Run and load balancers front us; their X-Forwarded-* describe the real client.
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+
+  const apiKeys = new ApiKeyAuthenticator(db, { cacheMs: config.apiKeyCacheMs });
+  const authenticator = createAuthenticator(apiKeys);
+  const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
+  const factory = createPosServerFactory(pos, {
+    maxLineQuantity: config.cartMaxLineQuantity,
+    logError: (err, ref) => app.log.error({ err, ref }, 'tool failed'),
+  });
+  const legacy = new LegacySessionLayer({
+    sessions: stores.sessions,
+    bus: stores.bus,
+    factory,
+    responseMode: config.responseMode,
+    sseKeepAliveMs: config.sseKeepAliveMs,
+    initialSessionState: async (principal) => {
+      const activeBusinessId = await stores.preferences.getActiveBusiness(principal.uid);
+      return activeBusinessId ? { activeBusinessId } : {};
+    },
+    toFailure: firstInfraFailure,
+  });
+  const modern = new ModernLayer({
+    factory,
+    responseMode: config.responseMode,
+    sseKeepAliveMs: config.sseKeepAliveMs,
+    maxBodyBytes: config.maxBodyBytes,
+    toFailure: firstInfraFailure,
+  });
+
+  let shuttingDown = false;
+  installErrorHandling(app);
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, !origin || !config.allowedOrigins || config.allowedOrigins.includes(origin) || isLoopbackOrigin(origin)),
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name'],
+    exposedHeaders: ['mcp-session-id', 'www-authenticate', 'mcp-protocol-version', 'retry-after'],
+    maxAge: 600,
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.url === '/health') return;
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.mcp ?? {}),
+        ...(request.principal ? { uid: request.principal.uid, credential: request.principal.credentialId } : {}),
+      },
+      'request',
+    );
+  });
+  await app.register(healthRoutes, {
+    probes: [
+      ...(stores.kind === 'redis' ? [{ name: 'redis' as const, ping: () => stores.ping() }] : []),
+      { name: 'database' as const, ping: () => db.ping() },
+    ],
+    isShuttingDown: () => shuttingDown,
+  });
+  await app.register(mcpRoutes, { config, authenticator, legacy, modern });
+
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    config,
+    db,
+    stores,
+    legacy,
+    async listen() {
+      const address = await app.listen({ port: config.port, host: config.host });
+      return address.replace('[::1]', 'localhost');
+    },
+    close() {
+      closed ??= (async () => {
+        shuttingDown = true;
+        legacy.closeStreams();
+        await app.close();
+        await modern.close().catch(() => {});
+        await apiKeys.close();
+        await stores.close().catch(() => {});
+        await db.close().catch(() => {});
+      })();
+      return closed;
+    },
+  };
+}
+
+export { MCP_PATH };

@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createFlowposServer } from './app.js';
+import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-key-repo.js';
+import { ALL_SCOPES, type Scope } from './auth/principal.js';
+import { ConfigError, loadConfig, MCP_PATH, type Config } from './config.js';
+import type { Db } from './db/db.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/open.js';
+import { seedDemo } from './db/seed.js';
+import { ensureUser } from './db/users-repo.js';
+import { ensureDemoKey } from './demo-key.js';
+
+const USAGE = `Usage: flowpos-mcp <command> [options]
+
+Commands:
+  serve                                  start the MCP server (config from the environment)
+  migrate                                apply pending database migrations
+  seed [--demo]                          load the demo users, businesses and products
+  apikey create --user <uid> [--name N] [--scopes pos:read,pos:write] [--expires-in 30d] [--json]
+                                         create an API key; prints only the key (use --json for details)
+  apikey list [--user <uid>] [--json]    list keys (never their secrets)
+  apikey revoke <keyId>                  revoke a key at once
+
+Configuration is read from the environment; see README.md.`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'migrate':
+      return withDb(config, async (db) => {
+        const { applied } = await migrate(db);
+        process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date.\n');
+        return 0;
+      });
+    case 'seed': {
+      const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean', default: false } }, strict: true });
+      if (!values.demo) throw new UsageError('seed loads demo data only; run `flowpos-mcp seed --demo`.');
+      if (config.production) throw new UsageError('refusing to load demo data with NODE_ENV=production.');
+      return withDb(config, async (db) => {
+        await migrate(db);
+        await seedDemo(db);
+        process.stdout.write('Demo data loaded: users demo-user, demo-user-2.\n');
+        return 0;
+      });
+    }
+    case 'apikey':
+      return apikey(config, rest);
+    default:
+      throw new UsageError(`unknown command "${command}".`);
+  }
+}
+
+async function serve(config: Config): Promise<number> {
+  const server = await createFlowposServer(config);
+  const base = await server.listen();
+  const log = server.app.log;
+  if (!config.redisUrl) log.warn('REDIS_URL is not set: sessions and carts live in this process only (fine for one instance, not for several).');
+  if (!config.allowedHosts) log.warn('PUBLIC_URL is not set and HOST is not loopback: any Host header is accepted. Set PUBLIC_URL in production.');
+  if (config.demoSeed && !config.production) {
+    const key = await ensureDemoKey(server.db, config.dataDir);
+    const url = `${config.publicUrl}${MCP_PATH}`;
+    process.stdout.write(
+      `\nflowpos-mcp is listening on ${base}\n  MCP endpoint: ${url}\n  Demo API key (user demo-user): ${key}\n\n` +
+        `  Try it:\n    curl -s ${url} -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' \\\n` +
+        `      -H 'Accept: application/json, text/event-stream' \\\n` +
+        `      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' -i\n\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      server.close().then(resolve, (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+async function apikey(config: Config, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      user: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'expires-in': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  return withDb(config, async (db) => {
+    if (sub === 'create') {
+      if (!values.user) throw new UsageError('apikey create needs --user <uid>.');
+      const scopes = parseScopes(values.scopes);
+      const expiresAt = values['expires-in'] ? new Date(Date.now() + parseDuration(values['expires-in'])) : undefined;
+      await ensureUser(db, { id: values.user });
+      const { key, record } = await createApiKey(db, { userId: values.user, name: values.name ?? 'api key', scopes, ...(expiresAt ? { expiresAt } : {}) });
+      process.stdout.write(values.json ? `${JSON.stringify({ key, ...record }, null, 2)}\n` : `${key}\n`);
+      return 0;
+    }
+    if (sub === 'list') {
+      const keys = await listApiKeys(db, values.user ? { userId: values.user } : {});
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+      } else {
+        for (const k of keys) {
+          const state = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() < Date.now() ? 'expired' : 'active';
+          process.stdout.write(`${k.keyId}\t${k.userId}\t${state}\t${k.scopes.join(',')}\t${k.name ?? ''}\tlast used ${k.lastUsedAt?.toISOString() ?? 'never'}\n`);
+        }
+        if (keys.length === 0) process.stdout.write('No API keys.\n');
+      }
+      return 0;
+    }
+    if (sub === 'revoke') {
+      const keyId = positionals[0];
+      if (!keyId) throw new UsageError('apikey revoke needs a key id (see `flowpos-mcp apikey list`).');
+      const done = await revokeApiKey(db, keyId);
+      process.stderr.write(done ? `Revoked ${keyId}.\n` : `No active key ${keyId}.\n`);
+      return done ? 0 : 1;
+    }
+    throw new UsageError('apikey needs create, list or revoke.');
+  });
+}
+
+function parseScopes(value: string | undefined): Scope[] {
+  if (!value) return [...ALL_SCOPES];
+  const scopes = value.split(/[ ,]+/).filter(Boolean);
+  const bad = scopes.filter((s) => !(ALL_SCOPES as readonly string[]).includes(s));
+  if (bad.length) throw new UsageError(`unknown scope(s) ${bad.join(', ')}; use ${ALL_SCOPES.join(', ')}.`);
+  return scopes as Scope[];
+}
+
+function parseDuration(value: string): number {
+  const m = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
+  if (!m) throw new UsageError(`--expires-in takes a number and a unit (s, m, h, d), e.g. 30d; got "${value}".`);
+  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+async function withDb(config: Config, fn: (db: Db) => Promise<number>): Promise<number> {
+  const db = await openDb({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, poolMax: 2 });
+  try {
+    if (config.migrateOnStart) await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`flowpos-mcp: ${err.message}\n`);
+      if (err instanceof UsageError) process.stderr.write(`Run \`flowpos-mcp --help\` for usage.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`flowpos-mcp: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,177 @@
+import * as z from 'zod';
+
+/**
+ * Every setting the server reads, parsed once at start-up. A bad value stops the process with a message
+ * naming the variable, instead of surfacing later as a confusing runtime failure.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).optional(),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_HOST: z.string().min(1).optional(),
+  REDIS_PORT: int(1, 65535).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: bool.default(false),
+  MCP_REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,32}$/, 'letters, digits and _ . : - only, at most 32 characters')
+    .default('mcp:'),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  FLOWPOS_DATA_DIR: z.string().min(1).default('./.flowpos'),
+  DATABASE_POOL_MAX: int(1, 200).default(10),
+  MIGRATE_ON_START: bool.default(true),
+
+  MCP_SESSION_IDLE_TTL_SECONDS: int(10, 30 * 86400).default(3600),
+  MCP_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  MCP_ALLOWED_ORIGINS: list.optional(),
+  MCP_ALLOWED_HOSTS: list.optional(),
+  MCP_RESPONSE_MODE: z.enum(['auto', 'json', 'sse']).default('auto'),
+  MCP_SSE_KEEPALIVE_SECONDS: int(0, 3600).default(15),
+
+  CART_TTL_SECONDS: int(60, 365 * 86400).default(7 * 86400),
+  CART_MAX_LINE_QUANTITY: int(1, 1_000_000).default(999),
+  CART_MAX_LINES: int(1, 10_000).default(100),
+  API_KEY_CACHE_SECONDS: int(0, 3600).default(5),
+  DEMO_SEED: bool.optional(),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  port: number;
+  host: string;
+  /** The externally visible base URL; the MCP endpoint is `${publicUrl}/mcp`. */
+  publicUrl: string;
+  logLevel: Env['LOG_LEVEL'];
+  redisUrl?: string;
+  keyPrefix: string;
+  databaseUrl?: string;
+  dataDir: string;
+  dbPoolMax: number;
+  migrateOnStart: boolean;
+  /** Embedded, non-production runs seed the demo data and print a demo key so a newcomer can try it at once. */
+  demoSeed: boolean;
+  sessionIdleTtlMs: number;
+  maxBodyBytes: number;
+  /**
+   * Origins allowed besides loopback ones (http://localhost:* and the like are always allowed: a page on
+   * this machine is already inside the trust boundary). null means any Origin is accepted.
+   */
+  allowedOrigins: string[] | null;
+  /** Host names (without port) the server answers to; null means any (a public deployment without PUBLIC_URL). */
+  allowedHosts: string[] | null;
+  responseMode: Env['MCP_RESPONSE_MODE'];
+  sseKeepAliveMs: number;
+  cartTtlMs: number;
+  cartMaxLineQuantity: number;
+  cartMaxLines: number;
+  apiKeyCacheMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.includes(host) || host.startsWith('127.');
+}
+
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings are what shells and compose files produce for "unset"; treat them so.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}${valueHint(cleaned, i.path)}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const production = e.NODE_ENV === 'production';
+
+  let redisUrl = e.REDIS_URL;
+  if (!redisUrl && e.REDIS_HOST) {
+    const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
+    redisUrl = `${e.REDIS_TLS ? 'rediss' : 'redis'}://${auth}${e.REDIS_HOST}:${e.REDIS_PORT ?? 6379}`;
+  } else if (!redisUrl && (e.REDIS_PORT || e.REDIS_PASSWORD)) {
+    problems.push('REDIS_HOST: required when REDIS_PORT or REDIS_PASSWORD is set');
+  }
+  if (production && !redisUrl) {
+    problems.push('REDIS_URL: required when NODE_ENV=production (or REDIS_HOST); in-memory sessions cannot be shared between instances');
+  }
+  if (production && !e.DATABASE_URL) {
+    problems.push('DATABASE_URL: required when NODE_ENV=production; the embedded database is for development only');
+  }
+  if (production && e.DEMO_SEED) {
+    problems.push('DEMO_SEED: must not be enabled when NODE_ENV=production');
+  }
+
+  const host = e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1');
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const publicHostname = new URL(publicUrl).hostname.toLowerCase();
+  const publicOrigin = new URL(publicUrl).origin;
+
+  // DNS rebinding only threatens servers reachable as localhost; a public deployment without PUBLIC_URL
+  // has no name to check against, so it accepts any Host (and says so at start-up). Hosts are compared
+  // by name: a rebinding page differs in name, not in port.
+  const knowsItsName = Boolean(e.PUBLIC_URL) || isLoopback(host);
+  const allowedHosts: string[] | null =
+    e.MCP_ALLOWED_HOSTS?.map((h) => h.toLowerCase()) ?? (knowsItsName ? [...new Set([publicHostname, ...LOOPBACK_HOSTS])] : null);
+  const allowedOrigins: string[] | null = e.MCP_ALLOWED_ORIGINS ?? (knowsItsName ? [publicOrigin] : null);
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    env: e.NODE_ENV,
+    production,
+    port: e.PORT,
+    host,
+    publicUrl,
+    logLevel: e.LOG_LEVEL,
+    redisUrl,
+    keyPrefix: e.MCP_REDIS_KEY_PREFIX,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.FLOWPOS_DATA_DIR,
+    dbPoolMax: e.DATABASE_POOL_MAX,
+    migrateOnStart: e.MIGRATE_ON_START,
+    demoSeed: e.DEMO_SEED ?? (!production && !e.DATABASE_URL),
+    sessionIdleTtlMs: e.MCP_SESSION_IDLE_TTL_SECONDS * 1000,
+    maxBodyBytes: e.MCP_MAX_BODY_BYTES,
+    allowedOrigins,
+    allowedHosts,
+    responseMode: e.MCP_RESPONSE_MODE,
+    sseKeepAliveMs: e.MCP_SSE_KEEPALIVE_SECONDS * 1000,
+    cartTtlMs: e.CART_TTL_SECONDS * 1000,
+    cartMaxLineQuantity: e.CART_MAX_LINE_QUANTITY,
+    cartMaxLines: e.CART_MAX_LINES,
+    apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+  };
+}
+
+function valueHint(env: Record<string, string | undefined>, path: PropertyKey[]): string {
+  const name = String(path[0] ?? '');
+  const value = env[name];
+  if (value === undefined) return '';
+  return /PASSWORD|SECRET|URL/.test(name) ? ' (value hidden)' : ` (got "${value}")`;
+}
+
+export const MCP_PATH = '/mcp';

@@ -1,0 +1,140 @@
+/**
+ * The one catalog of errors a caller can see. Codes are stable: clients and dashboards may key on them.
+ * HTTP-level errors carry a JSON-RPC body too, because MCP clients read the body, not the status text.
+ */
+export const JSONRPC = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** Transport-level refusals (the SDK and the spec's examples use -32000 for these). */
+  SERVER_ERROR: -32000,
+  SESSION_NOT_FOUND: -32001,
+  UNAVAILABLE: -32002,
+} as const;
+
+interface CatalogEntry {
+  status: number;
+  rpc: number;
+  message: string;
+}
+
+export const ERRORS = {
+  parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, message: 'Parse error: the request body is not valid JSON.' },
+  invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message.' },
+  batch_not_supported: {
+    status: 400,
+    rpc: JSONRPC.INVALID_REQUEST,
+    message: 'Invalid Request: JSON-RPC batches are not supported (removed in protocol 2025-06-18); send one message per request.',
+  },
+  session_id_required: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Bad Request: Mcp-Session-Id header is required; send initialize first to open a session.',
+  },
+  session_id_malformed: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Bad Request: Mcp-Session-Id must be 1-128 visible ASCII characters.',
+  },
+  session_not_found: {
+    status: 404,
+    rpc: JSONRPC.SESSION_NOT_FOUND,
+    message: 'Session not found: it expired or was ended; send initialize to open a new session.',
+  },
+  unsupported_protocol_version: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Bad Request: unsupported MCP-Protocol-Version.',
+  },
+  protocol_version_mismatch: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Bad Request: MCP-Protocol-Version differs from the version negotiated for this session.',
+  },
+  not_acceptable: {
+    status: 406,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Not Acceptable: the Accept header must list both application/json and text/event-stream.',
+  },
+  not_acceptable_sse: { status: 406, rpc: JSONRPC.SERVER_ERROR, message: 'Not Acceptable: the Accept header must list text/event-stream.' },
+  unsupported_media_type: {
+    status: 415,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Unsupported Media Type: Content-Type must be application/json.',
+  },
+  payload_too_large: { status: 413, rpc: JSONRPC.SERVER_ERROR, message: 'Payload Too Large: the request body exceeds the limit.' },
+  forbidden_origin: { status: 403, rpc: JSONRPC.SERVER_ERROR, message: 'Forbidden: Origin not allowed.' },
+  forbidden_host: { status: 403, rpc: JSONRPC.SERVER_ERROR, message: 'Forbidden: Host not allowed.' },
+  unauthorized: { status: 401, rpc: JSONRPC.SERVER_ERROR, message: 'Unauthorized: send Authorization: Bearer <API key or access token>.' },
+  invalid_token: { status: 401, rpc: JSONRPC.SERVER_ERROR, message: 'Unauthorized: the credential is invalid, expired or revoked.' },
+  method_not_allowed: { status: 405, rpc: JSONRPC.SERVER_ERROR, message: 'Method Not Allowed: /mcp accepts POST, GET and DELETE.' },
+  not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, message: 'Not Found.' },
+  unavailable_redis: {
+    status: 503,
+    rpc: JSONRPC.UNAVAILABLE,
+    message: 'Service Unavailable: the session store (Redis) is unreachable; retry shortly.',
+  },
+  unavailable_db: {
+    status: 503,
+    rpc: JSONRPC.UNAVAILABLE,
+    message: 'Service Unavailable: the database (PostgreSQL) is unreachable; retry shortly.',
+  },
+  shutting_down: { status: 503, rpc: JSONRPC.UNAVAILABLE, message: 'Service Unavailable: this instance is shutting down; retry.' },
+  internal: { status: 500, rpc: JSONRPC.INTERNAL_ERROR, message: 'Internal error.' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code that the HTTP layer turns into a status and a JSON-RPC error body. */
+export class AppError extends Error {
+  readonly status: number;
+  readonly rpc: number;
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    const entry: CatalogEntry = ERRORS[code];
+    super(detail ? `${entry.message} ${detail}` : entry.message);
+    this.name = 'AppError';
+    this.status = entry.status;
+    this.rpc = entry.rpc;
+  }
+}
+
+export function jsonRpcErrorBody(err: AppError, id: unknown = null) {
+  return { jsonrpc: '2.0' as const, id: id ?? null, error: { code: err.rpc, message: err.message, data: { code: err.code } } };
+}
+
+/**
+ * Domain refusals a tool reports to the agent (as an `isError` tool result, so the model can correct itself).
+ * The code is in `structuredContent.error.code`.
+ */
+export const TOOL_ERRORS = {
+  no_active_business: 'No active business: call list_businesses, then set_active_business with one of the ids.',
+  business_not_found: 'Business not found, or you are not a member of it. Call list_businesses to see your businesses.',
+  product_not_found: 'Product not found in the active business. Use search_products to find the SKU.',
+  insufficient_stock: 'Not enough stock.',
+  cart_empty: 'The cart is empty; add items with add_item_to_cart before checkout.',
+  cart_limit: 'Cart limit reached.',
+  not_in_cart: 'That SKU is not in the cart.',
+  order_not_found: 'Order not found.',
+  insufficient_scope: 'This API key or token lacks the pos:write scope required for this tool.',
+  invalid_argument: 'Invalid argument.',
+  cart_changed: 'The cart changed while checking out; view_cart and retry checkout.',
+} as const;
+
+export type ToolErrorCode = keyof typeof TOOL_ERRORS;
+
+export class ToolError extends Error {
+  constructor(
+    readonly code: ToolErrorCode,
+    detail?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(detail ?? TOOL_ERRORS[code]);
+    this.name = 'ToolError';
+  }
+}

@@ -1,0 +1,117 @@
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import { type Config, MCP_PATH } from '../config.js';
+import type { LegacySessionLayer } from '../mcp/legacy-sessions.js';
+import type { ModernLayer } from '../mcp/modern-handler.js';
+import type { McpHttpRequest } from '../mcp/http-types.js';
+import { checkHostAndOrigin } from './guards.js';
+
+export interface McpRoutesOptions {
+  config: Config;
+  authenticator: Authenticator;
+  legacy: LegacySessionLayer;
+  modern: ModernLayer;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    /** Filled for the request log line: what MCP call this was. */
+    mcp?: { era?: 'legacy' | 'modern'; method?: string; tool?: string; sessionId?: string };
+  }
+}
+
+/**
+ * /mcp for both protocol eras. Host/Origin and credentials are checked in this plugin's onRequest hook,
+ * before the body is read, so unauthenticated callers cost no parsing and reach no session.
+ */
+export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): Promise<void> {
+  const { config, authenticator, legacy, modern } = opts;
+
+  app.addHook('onRequest', async (request) => {
+    checkHostAndOrigin(config, request.headers.host, request.headers.origin);
+    request.principal = await authenticator.authenticate(request.headers.authorization);
+  });
+
+  const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {
+    const abort = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value === undefined) continue;
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const sessionId = request.headers['mcp-session-id'];
+    request.mcp = { ...(typeof sessionId === 'string' ? { sessionId } : {}) };
+    return {
+      method: request.method,
+      url: `${config.publicUrl}${MCP_PATH}`,
+      headers,
+      body: request.body,
+      principal: request.principal!,
+      signal: abort.signal,
+    };
+  };
+
+  app.post(MCP_PATH, { bodyLimit: config.maxBodyBytes }, async (request, reply) => {
+    const req = toMcp(request, reply);
+    const body = request.body;
+    noteCall(request, body);
+    const era = Array.isArray(body) ? 'legacy' : classify(request, body);
+    request.mcp!.era = era;
+    const response = era === 'legacy' ? await legacy.post(req) : await modern.post(req);
+    return sendWeb(reply, response);
+  });
+
+  app.get(MCP_PATH, async (request, reply) => {
+    const req = toMcp(request, reply);
+    request.mcp!.era = 'legacy';
+    return sendWeb(reply, await legacy.get(req));
+  });
+
+  app.delete(MCP_PATH, async (request, reply) => {
+    const req = toMcp(request, reply);
+    request.mcp!.era = 'legacy';
+    return sendWeb(reply, await legacy.delete(req));
+  });
+}
+
+function classify(request: FastifyRequest, body: unknown): 'legacy' | 'modern' {
+  const header = (name: string) => {
+    const v = request.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const protocolVersionHeader = header('mcp-protocol-version');
+  const mcpMethodHeader = header('mcp-method');
+  const mcpNameHeader = header('mcp-name');
+  const outcome = classifyInboundRequest({
+    httpMethod: 'POST',
+    body,
+    ...(protocolVersionHeader !== undefined ? { protocolVersionHeader } : {}),
+    ...(mcpMethodHeader !== undefined ? { mcpMethodHeader } : {}),
+    ...(mcpNameHeader !== undefined ? { mcpNameHeader } : {}),
+  });
+  // Ladder rejections are modern-era requests with broken envelopes: the SDK answers those precisely.
+  return outcome.kind === 'legacy' ? 'legacy' : 'modern';
+}
+
+function noteCall(request: FastifyRequest, body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
+  if (typeof method === 'string') request.mcp!.method = method.slice(0, 100);
+  if (method === 'tools/call' && typeof params?.name === 'string') request.mcp!.tool = params.name.slice(0, 100);
+}
+
+async function sendWeb(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  reply.code(response.status);
+  response.headers.forEach((value, name) => {
+    reply.header(name, value);
+  });
+  if (response.body === null) return reply.send();
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) return reply.send(response.body);
+  return reply.send(await response.text());
+}

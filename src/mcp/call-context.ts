@@ -1,0 +1,24 @@
+import type { McpServer } from '@modelcontextprotocol/server';
+import type { Principal } from '../auth/principal.js';
+import type { FailureSink } from './http-types.js';
+
+/** What a per-request MCP server knows about the call it serves. Built by the era router, read by the tools. */
+export interface McpCallContext {
+  era: 'legacy' | 'modern';
+  principal: Principal;
+  /** Present for 2025-era requests inside a session. */
+  session?: McpSessionHandle;
+  /** Where tools report infrastructure failures they cannot express as a tool result. */
+  sink: FailureSink;
+}
+
+export interface McpSessionHandle {
+  id: string;
+  activeBusinessId?: string;
+  /** Records the session's active business where every instance sees it on the next request. */
+  setActiveBusiness(businessId: string): Promise<void>;
+  /** Sends a server→client message on the session's GET stream, wherever that stream is held. */
+  notify(message: { method: string; params?: Record<string, unknown> }): Promise<void>;
+}
+
+export type McpServerFactory = (ctx: McpCallContext) => McpServer;

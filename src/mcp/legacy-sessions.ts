@@ -1,0 +1,215 @@
+import {
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResponse,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  WebStandardStreamableHTTPServerTransport,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/server';
+import type { Principal } from '../auth/principal.js';
+import { AppError } from '../errors.js';
+import type { SessionBus } from '../state/session-bus.js';
+import type { SessionRecord, SessionStore } from '../state/session-store.js';
+import type { McpCallContext, McpServerFactory, McpSessionHandle } from './call-context.js';
+import { restoreClientState } from './client-state.js';
+import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
+import { isWellFormedSessionId, newSessionId } from './session-id.js';
+import { openSessionStream, type OpenStream } from './sse-stream.js';
+
+export interface LegacySessionLayerOptions {
+  sessions: SessionStore;
+  bus: SessionBus;
+  factory: McpServerFactory;
+  /** JSON unless the request asks for progress ('auto'), or always one of them. */
+  responseMode: 'auto' | 'json' | 'sse';
+  sseKeepAliveMs: number;
+  /** Per-session state a new session starts from (e.g. the user's last active business). */
+  initialSessionState?: (principal: Principal) => Promise<Pick<SessionRecord, 'activeBusinessId'>>;
+  /** Infrastructure failures a tool turned into a tool result are re-raised through this. */
+  toFailure: (failures: unknown[]) => AppError | undefined;
+}
+
+const SUPPORTED = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
+
+/**
+ * 2025-era sessions without affinity: the session lives in the SessionStore and every request is served by a
+ * fresh server built for it, so any instance can take any request. The SDK's own sessionful transport keeps
+ * sessions in one process, which is exactly what this layer replaces.
+ */
+export class LegacySessionLayer {
+  private readonly streams = new Set<OpenStream>();
+
+  constructor(private readonly opts: LegacySessionLayerOptions) {}
+
+  async post(req: McpHttpRequest): Promise<Response> {
+    const body = req.body;
+    if (Array.isArray(body)) throw new AppError('batch_not_supported');
+    if (!acceptsBoth(req.headers)) throw new AppError('not_acceptable');
+    if (isJSONRPCRequest(body) && body.method === 'initialize') return this.initialize(req, body);
+    if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) {
+      throw new AppError('invalid_request');
+    }
+
+    const record = await this.loadSession(req);
+    if (!isJSONRPCRequest(body)) {
+      // Notifications and responses need no server: `initialized` changes nothing we store, and nothing
+      // here sends server→client requests whose answers would need routing yet.
+      return new Response(null, { status: 202 });
+    }
+    return this.serve(req, body, record);
+  }
+
+  async get(req: McpHttpRequest): Promise<Response> {
+    if (!acceptsEventStream(req.headers)) throw new AppError('not_acceptable_sse');
+    const record = await this.loadSession(req);
+    const { sessions } = this.opts;
+    const stream = await openSessionStream({
+      sessionId: record.id,
+      bus: this.opts.bus,
+      keepAliveMs: this.opts.sseKeepAliveMs,
+      retryMs: 1000,
+      stillAlive: async () => (await sessions.touch(record.id)) !== null,
+      onClose: () => this.streams.delete(stream),
+    });
+    this.streams.add(stream);
+    return stream.response;
+  }
+
+  async delete(req: McpHttpRequest): Promise<Response> {
+    const record = await this.loadSession(req);
+    await this.opts.sessions.delete(record.id);
+    // Streams of this session may be open on other instances; they end when they hear this.
+    await this.opts.bus.publish(record.id, { kind: 'close' }).catch(() => {});
+    return new Response(null, { status: 204 });
+  }
+
+  /** Ends every GET stream this instance holds (shutdown); clients reconnect elsewhere. */
+  closeStreams(): void {
+    for (const s of [...this.streams]) s.end();
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response> {
+    const initial = (await this.opts.initialSessionState?.(req.principal)) ?? {};
+    const sessionId = newSessionId();
+    const sink: FailureSink = { failures: [] };
+    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink };
+    const server = this.opts.factory(ctx);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server.connect(transport);
+    try {
+      const response = await transport.handleRequest(this.webRequest(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
+      if (response.status !== 200) return response;
+      const text = await response.text();
+      const reply = JSON.parse(text) as { result?: { protocolVersion?: string } };
+      if (!reply.result) return new Response(text, { status: response.status, headers: response.headers });
+      const params = (body.params ?? {}) as { clientInfo?: SessionRecord['clientInfo']; capabilities?: Record<string, unknown> };
+      await this.opts.sessions.create({
+        id: sessionId,
+        protocolVersion: reply.result.protocolVersion ?? server.server.getNegotiatedProtocolVersion() ?? '2025-03-26',
+        clientInfo: params.clientInfo ?? { name: 'unknown', version: 'unknown' },
+        clientCapabilities: params.capabilities ?? {},
+        principal: req.principal,
+        ...(initial.activeBusinessId ? { activeBusinessId: initial.activeBusinessId } : {}),
+        createdAt: Date.now(),
+      });
+      const headers = new Headers(response.headers);
+      headers.set('mcp-session-id', sessionId);
+      return new Response(text, { status: 200, headers });
+    } finally {
+      void transport.close().catch(() => {});
+      void server.close().catch(() => {});
+    }
+  }
+
+  private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response> {
+    const sink: FailureSink = { failures: [] };
+    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, session: this.sessionHandle(record), sink };
+    const server = this.opts.factory(ctx);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: !this.wantsStream(body),
+      keepAliveMs: this.opts.sseKeepAliveMs,
+    });
+    await server.connect(transport);
+    restoreClientState(server, record);
+    const teardown = () => {
+      void transport.close().catch(() => {});
+      void server.close().catch(() => {});
+    };
+    req.signal?.addEventListener('abort', teardown, { once: true });
+    let response: Response;
+    try {
+      response = await transport.handleRequest(this.webRequest(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
+    } catch (err) {
+      teardown();
+      throw err;
+    }
+    const isStream = response.headers.get('content-type')?.startsWith('text/event-stream');
+    if (!isStream) {
+      teardown();
+      const failure = this.opts.toFailure(sink.failures);
+      if (failure) throw failure;
+    }
+    // An SSE response carries its own lifetime: the transport closes it after the final message.
+    return response;
+  }
+
+  private wantsStream(body: JSONRPCRequest): boolean {
+    if (this.opts.responseMode !== 'auto') return this.opts.responseMode === 'sse';
+    const meta = (body.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
+    return meta?.progressToken !== undefined;
+  }
+
+  private sessionHandle(record: SessionRecord): McpSessionHandle {
+    const { sessions, bus } = this.opts;
+    return {
+      id: record.id,
+      ...(record.activeBusinessId ? { activeBusinessId: record.activeBusinessId } : {}),
+      async setActiveBusiness(businessId) {
+        if (!(await sessions.setActiveBusiness(record.id, businessId))) throw new AppError('session_not_found');
+      },
+      async notify(message) {
+        await bus.publish(record.id, { kind: 'message', message: { jsonrpc: '2.0', ...message } });
+      },
+    };
+  }
+
+  /**
+   * Finds the request's session. A session belongs to the user who opened it: anyone else gets the same
+   * 404 as for an unknown id, so a leaked id reveals nothing and serves no one else.
+   */
+  private async loadSession(req: McpHttpRequest): Promise<SessionRecord> {
+    const id = req.headers.get('mcp-session-id');
+    if (id === null) throw new AppError('session_id_required');
+    if (!isWellFormedSessionId(id)) throw new AppError('session_id_malformed');
+    const version = req.headers.get('mcp-protocol-version');
+    if (version !== null && !SUPPORTED.has(version)) {
+      throw new AppError('unsupported_protocol_version', `Got "${version.slice(0, 40)}"; supported: ${[...SUPPORTED].join(', ')}.`);
+    }
+    const record = await this.opts.sessions.touch(id);
+    if (!record || record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
+    if (version !== null && version !== record.protocolVersion) {
+      throw new AppError('protocol_version_mismatch', `This session negotiated ${record.protocolVersion}; got ${version.slice(0, 40)}.`);
+    }
+    return record;
+  }
+
+  private webRequest(req: McpHttpRequest): Request {
+    return new Request(req.url, { method: 'POST', headers: req.headers, ...(req.signal ? { signal: req.signal } : {}) });
+  }
+}
+
+export function authInfoFor(principal: Principal, sink: FailureSink) {
+  return {
+    token: principal.credentialId,
+    clientId: principal.uid,
+    scopes: [...principal.scopes],
+    // The SDK's bearer gate insists on an expiry; credentials without one are checked per request anyway.
+    expiresAt: Math.floor((principal.expiresAt ?? Date.now() + 3600_000) / 1000),
+    extra: { principal, sink },
+  };
+}

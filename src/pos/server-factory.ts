@@ -1,0 +1,25 @@
+import { McpServer } from '@modelcontextprotocol/server';
+import type { McpCallContext, McpServerFactory } from '../mcp/call-context.js';
+import type { PosService } from './pos-service.js';
+import { registerResources } from './resources.js';
+import { registerTools, type ToolDeps } from './tools.js';
+
+export const SERVER_INFO = { name: 'flowpos-mcp', title: 'FlowPOS', version: '0.1.0' };
+
+const INSTRUCTIONS =
+  'FlowPOS point of sale. Start with list_businesses; if several are listed and none is active, call set_active_business. ' +
+  'Find products with search_products, build the cart with add_item_to_cart / update_cart_item, review it with view_cart, ' +
+  'then checkout with an idempotency_key. Prices are integers in minor units (cents).';
+
+/** Builds the fresh server each request is served by. Everything heavy (schemas) is prepared at module load. */
+export function createPosServerFactory(pos: PosService, tools: Omit<ToolDeps, 'pos'>): McpServerFactory {
+  return (call: McpCallContext) => {
+    const server = new McpServer(SERVER_INFO, {
+      capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, completions: {} },
+      instructions: INSTRUCTIONS,
+    });
+    registerTools(server, call, { pos, ...tools });
+    registerResources(server, call, pos);
+    return server;
+  };
+}

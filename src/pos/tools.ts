@@ -1,0 +1,336 @@
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+import { ToolError } from '../errors.js';
+import type { McpCallContext } from '../mcp/call-context.js';
+import { formatMoney } from './money.js';
+import type { CartView, PosActor, PosService } from './pos-service.js';
+import * as S from './schemas.js';
+
+export interface ToolDeps {
+  pos: PosService;
+  maxLineQuantity: number;
+  /** Unexpected failures are logged with a reference the agent's user can quote. */
+  logError: (err: unknown, ref: string) => void;
+}
+
+type Ran = { data: Record<string, unknown>; text: string };
+
+const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
+
+/**
+ * Registers the POS tools on a per-request server. The schemas are module constants, so this only wires
+ * closures: cheap enough to run for every request.
+ */
+export function registerTools(server: McpServer, call: McpCallContext, deps: ToolDeps): void {
+  const { pos } = deps;
+  const actor: PosActor = { principal: call.principal, ...(call.session ? { session: call.session } : {}) };
+  const run = async (fn: () => Promise<Ran>): Promise<CallToolResult> => {
+    try {
+      const { data, text } = await fn();
+      return { content: [{ type: 'text', text }], structuredContent: data };
+    } catch (err) {
+      if (err instanceof ToolError) {
+        return {
+          isError: true,
+          content: [{ type: 'text', text: err.message }],
+          structuredContent: { error: { code: err.code, message: err.message, ...(err.details ?? {}) } },
+        };
+      }
+      call.sink.failures.push(err);
+      const ref = Math.random().toString(36).slice(2, 10);
+      deps.logError(err, ref);
+      return { isError: true, content: [{ type: 'text', text: `Internal error (reference ${ref}); nothing was changed by this call if it was a write that failed before completing.` }] };
+    }
+  };
+  const cartChanged = async (cart: CartView) => {
+    // Another view of this session (its GET stream, perhaps on another instance) learns the cart moved.
+    await call.session
+      ?.notify({ method: 'notifications/resources/updated', params: { uri: `pos://carts/${cart.cart_id}` } })
+      .catch(() => {});
+  };
+
+  server.registerTool(
+    'list_businesses',
+    {
+      title: 'List businesses',
+      description: 'Lists the businesses you can act for, and which one is active. Call set_active_business to choose one when you have several.',
+      inputSchema: z.object({}),
+      outputSchema: z.object({ businesses: z.array(S.Business.extend({ active: z.boolean() })), active_business_id: z.string().nullable() }),
+      annotations: READ,
+    },
+    () =>
+      run(async () => {
+        const r = await pos.listBusinesses(actor);
+        const lines = r.businesses.map((b) => `- ${b.name} (id ${b.id}, ${b.currency}, ${b.role})${b.active ? ' [active]' : ''}`);
+        return { data: r, text: r.businesses.length ? `Your businesses:\n${lines.join('\n')}` : 'You are not a member of any business.' };
+      }),
+  );
+
+  server.registerTool(
+    'set_active_business',
+    {
+      title: 'Set active business',
+      description: 'Chooses the business that catalog, cart and order tools act on. Refused for a business you are not a member of.',
+      inputSchema: z.object({ business_id: S.BusinessId }),
+      outputSchema: z.object({ active_business: S.Business }),
+      annotations: { ...WRITE, idempotentHint: true },
+    },
+    ({ business_id }) =>
+      run(async () => {
+        const b = await pos.setActiveBusiness(actor, business_id);
+        return { data: { active_business: b }, text: `Active business is now ${b.name} (${b.id}).` };
+      }),
+  );
+
+  server.registerTool(
+    'get_active_business',
+    {
+      title: 'Get active business',
+      description: 'Shows the business the other tools act on.',
+      inputSchema: z.object({}),
+      outputSchema: z.object({ active_business: S.Business }),
+      annotations: READ,
+    },
+    () =>
+      run(async () => {
+        const b = await pos.activeBusiness(actor);
+        return { data: { active_business: b }, text: `Active business: ${b.name} (${b.id}, ${b.currency}).` };
+      }),
+  );
+
+  server.registerTool(
+    'search_products',
+    {
+      title: 'Search products',
+      description: 'Searches the active business catalog by name, SKU or description (omit query to list products). Prices are in minor units.',
+      inputSchema: z.object({
+        query: z.string().max(200).optional().describe('Text to look for; matched literally, case-insensitively'),
+        limit: z.number().int().min(1).max(50).default(10).describe('At most this many products (1-50, default 10)'),
+        offset: z.number().int().min(0).max(10_000).default(0).describe('Skip this many results, for paging'),
+      }),
+      outputSchema: z.object({ business_id: z.string(), total: z.number().int(), products: z.array(S.Product) }),
+      annotations: READ,
+    },
+    ({ query, limit, offset }) =>
+      run(async () => {
+        const r = await pos.searchProducts(actor, { ...(query ? { query } : {}), limit, offset });
+        const products = r.products.map(productOut);
+        const lines = products.map((p) => `- ${p.sku}: ${p.name} — ${formatMoney(p.price_minor, p.currency)}, ${p.stock} in stock`);
+        const head = `${r.total} product(s) in ${r.business.name}${query ? ` matching "${query}"` : ''}`;
+        return { data: { business_id: r.business.id, total: r.total, products }, text: products.length ? `${head}:\n${lines.join('\n')}` : `${head}.` };
+      }),
+  );
+
+  server.registerTool(
+    'get_product',
+    {
+      title: 'Get product',
+      description: 'Shows one product of the active business by SKU, with price and stock.',
+      inputSchema: z.object({ sku: S.Sku }),
+      outputSchema: z.object({ product: S.Product }),
+      annotations: READ,
+    },
+    ({ sku }) =>
+      run(async () => {
+        const { product } = await pos.getProduct(actor, sku);
+        const p = productOut(product);
+        return { data: { product: p }, text: `${p.sku}: ${p.name} — ${formatMoney(p.price_minor, p.currency)}, ${p.stock} in stock.${p.description ? `\n${p.description}` : ''}` };
+      }),
+  );
+
+  const quantity = z.number().int().min(1).max(deps.maxLineQuantity);
+  server.registerTool(
+    'add_item_to_cart',
+    {
+      title: 'Add item to cart',
+      description: 'Adds a quantity of a product to your cart in the active business (adding to any quantity already there). The cart is kept across sessions.',
+      inputSchema: z.object({ sku: S.Sku, quantity: quantity.describe('How many to add (a positive whole number)'), cart_id: S.CartId.optional() }),
+      outputSchema: S.Cart,
+      annotations: WRITE,
+    },
+    ({ sku, quantity: q, cart_id }) =>
+      run(async () => {
+        const cart = await pos.addItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
+        await cartChanged(cart);
+        return { data: { ...cart }, text: `Added ${q} × ${sku}.\n${cartText(cart)}` };
+      }),
+  );
+
+  server.registerTool(
+    'update_cart_item',
+    {
+      title: 'Update cart item',
+      description: 'Sets the quantity of a product in your cart; 0 removes it.',
+      inputSchema: z.object({
+        sku: S.Sku,
+        quantity: z.number().int().min(0).max(deps.maxLineQuantity).describe('The new quantity (0 removes the line)'),
+        cart_id: S.CartId.optional(),
+      }),
+      outputSchema: S.Cart,
+      annotations: { ...WRITE, idempotentHint: true },
+    },
+    ({ sku, quantity: q, cart_id }) =>
+      run(async () => {
+        const cart = await pos.updateItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
+        await cartChanged(cart);
+        return { data: { ...cart }, text: `${sku} set to ${q}.\n${cartText(cart)}` };
+      }),
+  );
+
+  server.registerTool(
+    'remove_item_from_cart',
+    {
+      title: 'Remove item from cart',
+      description: 'Removes a product line from your cart.',
+      inputSchema: z.object({ sku: S.Sku, cart_id: S.CartId.optional() }),
+      outputSchema: S.Cart,
+      annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
+    },
+    ({ sku, cart_id }) =>
+      run(async () => {
+        const cart = await pos.removeItem(actor, { sku, ...(cart_id ? { cartId: cart_id } : {}) });
+        await cartChanged(cart);
+        return { data: { ...cart }, text: `Removed ${sku}.\n${cartText(cart)}` };
+      }),
+  );
+
+  server.registerTool(
+    'view_cart',
+    {
+      title: 'View cart',
+      description: 'Shows your cart in the active business with line totals, subtotal and stock warnings.',
+      inputSchema: z.object({ cart_id: S.CartId.optional() }),
+      outputSchema: S.Cart,
+      annotations: READ,
+    },
+    ({ cart_id }) =>
+      run(async () => {
+        const cart = await pos.viewCart(actor, cart_id);
+        return { data: { ...cart }, text: cartText(cart) };
+      }),
+  );
+
+  server.registerTool(
+    'clear_cart',
+    {
+      title: 'Clear cart',
+      description: 'Empties your cart in the active business.',
+      inputSchema: z.object({ cart_id: S.CartId.optional() }),
+      outputSchema: S.Cart,
+      annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
+    },
+    ({ cart_id }) =>
+      run(async () => {
+        const cart = await pos.clearCart(actor, cart_id);
+        await cartChanged(cart);
+        return { data: { ...cart }, text: 'The cart is now empty.' };
+      }),
+  );
+
+  server.registerTool(
+    'checkout',
+    {
+      title: 'Check out',
+      description:
+        'Turns your cart into an order: checks and takes stock in one transaction, then empties the cart. Pass an idempotency_key so a retry returns the same order instead of placing a second one.',
+      inputSchema: z.object({ cart_id: S.CartId.optional(), idempotency_key: S.IdempotencyKey.optional() }),
+      outputSchema: z.object({ order: S.Order, created: z.boolean().describe('false when this returned an order placed earlier with the same key') }),
+      annotations: { ...WRITE, destructiveHint: true },
+    },
+    ({ cart_id, idempotency_key }) =>
+      run(async () => {
+        const r = await pos.checkout(actor, { ...(cart_id ? { cartId: cart_id } : {}), ...(idempotency_key ? { idempotencyKey: idempotency_key } : {}) });
+        const order = orderOut(r.order);
+        if (call.session && r.created) {
+          await call.session.notify({ method: 'notifications/resources/updated', params: { uri: `pos://carts/${cart_id ?? 'default'}` } }).catch(() => {});
+        }
+        const verb = r.created ? 'Placed' : 'Already placed';
+        return { data: { order, created: r.created }, text: `${verb} order ${order.order_id}: ${formatMoney(order.total_minor, order.currency)}, ${order.lines.length} line(s).` };
+      }),
+  );
+
+  server.registerTool(
+    'list_orders',
+    {
+      title: 'List orders',
+      description: 'Lists your most recent orders in the active business, newest first.',
+      inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(10).describe('At most this many (1-100, default 10)') }),
+      outputSchema: z.object({ business_id: z.string(), orders: z.array(S.OrderSummary) }),
+      annotations: READ,
+    },
+    ({ limit }) =>
+      run(async () => {
+        const r = await pos.listOrders(actor, limit);
+        const orders = r.orders.map((o) => ({ ...orderOut({ ...o, lines: [] }), line_count: o.lineCount }));
+        const lines = orders.map((o) => `- ${o.order_id}: ${formatMoney(o.total_minor, o.currency)}, ${o.line_count} line(s), ${o.created_at}`);
+        return { data: { business_id: r.business.id, orders: orders.map(({ lines: _l, ...o }) => o) }, text: orders.length ? `Your orders in ${r.business.name}:\n${lines.join('\n')}` : `No orders yet in ${r.business.name}.` };
+      }),
+  );
+
+  server.registerTool(
+    'get_order',
+    {
+      title: 'Get order',
+      description: 'Shows one of your orders with its lines.',
+      inputSchema: z.object({ order_id: S.OrderId }),
+      outputSchema: z.object({ order: S.Order }),
+      annotations: READ,
+    },
+    ({ order_id }) =>
+      run(async () => {
+        const order = orderOut(await pos.getOrder(actor, order_id));
+        const lines = order.lines.map((l) => `- ${l.quantity} × ${l.name} (${l.sku}) = ${formatMoney(l.line_total_minor, order.currency)}`);
+        return { data: { order }, text: `Order ${order.order_id} (${order.status}), ${formatMoney(order.total_minor, order.currency)}:\n${lines.join('\n')}` };
+      }),
+  );
+}
+
+interface ProductRow {
+  sku: string;
+  name: string;
+  description: string | null;
+  priceMinor: number;
+  currency: string;
+  stock: number;
+}
+
+export function productOut(p: ProductRow) {
+  return { sku: p.sku, name: p.name, description: p.description ?? null, price_minor: p.priceMinor, currency: p.currency, stock: p.stock };
+}
+
+interface OrderRow {
+  id: string;
+  businessId: string;
+  status: string;
+  totalMinor: number;
+  currency: string;
+  createdAt: string;
+  lines: { lineNo: number; sku: string; name: string; unitPriceMinor: number; quantity: number; lineTotalMinor: number }[];
+}
+
+export function orderOut(o: OrderRow) {
+  return {
+    order_id: o.id,
+    business_id: o.businessId,
+    status: o.status,
+    total_minor: o.totalMinor,
+    currency: o.currency,
+    created_at: o.createdAt,
+    lines: o.lines.map((l) => ({
+      line_no: l.lineNo,
+      sku: l.sku,
+      name: l.name,
+      unit_price_minor: l.unitPriceMinor,
+      quantity: l.quantity,
+      line_total_minor: l.lineTotalMinor,
+    })),
+  };
+}
+
+export function cartText(cart: CartView): string {
+  if (cart.lines.length === 0) return `Cart "${cart.cart_id}" is empty.`;
+  const lines = cart.lines.map((l) => `- ${l.quantity} × ${l.name} (${l.sku}) = ${formatMoney(l.line_total_minor, cart.currency)}`);
+  const warn = cart.warnings.length ? `\nWarnings:\n${cart.warnings.map((w) => `- ${w}`).join('\n')}` : '';
+  return `Cart "${cart.cart_id}" (${cart.item_count} item(s)):\n${lines.join('\n')}\nSubtotal: ${formatMoney(cart.subtotal_minor, cart.currency)}${warn}`;
+}
