@@ -1,0 +1,113 @@
+import type { CartStore } from './cart-store.js';
+import { createKeySpace } from './keys.js';
+import { MemoryCartStore } from './memory-cart-store.js';
+import { MemoryPreferenceStore } from './memory-preference-store.js';
+import { MemorySessionBus } from './memory-session-bus.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import type { PreferenceStore } from './preference-store.js';
+import { RedisCartStore } from './redis-cart-store.js';
+import {
+  closeRedisClient,
+  connectRedisClient,
+  createRedisClient,
+  redactRedisUrl,
+  RedisUnavailableError,
+} from './redis-client.js';
+import { RedisPreferenceStore } from './redis-preference-store.js';
+import { RedisSessionBus } from './redis-session-bus.js';
+import { RedisSessionStore } from './redis-session-store.js';
+import type { SessionBus } from './session-bus.js';
+import type { SessionStore } from './session-store.js';
+
+export interface CreateStoresOptions {
+  /** With it, everything lives in Redis (required for more than one instance); without it, in process memory. */
+  redisUrl?: string;
+  keyPrefix: string;
+  sessionIdleTtlMs: number;
+  cartTtlMs: number;
+  maxLineQuantity: number;
+  maxLines: number;
+  preferenceTtlMs: number;
+  /** How long start-up waits for Redis before failing. Default 5000 ms. */
+  startupTimeoutMs?: number;
+  /** Connection errors (each failed reconnect attempt). Default: a console.warn when lost and when restored. */
+  onRedisError?: (err: Error) => void;
+  /** Exceptions thrown by bus subscribers. Default: console.error. */
+  onBusSubscriberError?: (err: unknown) => void;
+}
+
+export interface Stores {
+  kind: 'memory' | 'redis';
+  sessions: SessionStore;
+  carts: CartStore;
+  preferences: PreferenceStore;
+  bus: SessionBus;
+  /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
+  const keys = createKeySpace(opts.keyPrefix);
+  const sessionOpts = { idleTtlMs: opts.sessionIdleTtlMs };
+  const cartOpts = { ttlMs: opts.cartTtlMs, maxLineQuantity: opts.maxLineQuantity, maxLines: opts.maxLines };
+  const preferenceOpts = { ttlMs: opts.preferenceTtlMs };
+
+  if (!opts.redisUrl) {
+    const sessions = new MemorySessionStore(sessionOpts);
+    const carts = new MemoryCartStore(cartOpts);
+    const preferences = new MemoryPreferenceStore(preferenceOpts);
+    const bus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
+    return {
+      kind: 'memory',
+      sessions,
+      carts,
+      preferences,
+      bus,
+      ping: async () => {},
+      close: async () => {
+        sessions.close();
+        carts.close();
+        preferences.close();
+        await bus.close();
+      },
+    };
+  }
+
+  const startupTimeoutMs = opts.startupTimeoutMs ?? 5000;
+  const where = `REDIS_URL=${redactRedisUrl(opts.redisUrl)}`;
+  const client = createRedisClient({ url: opts.redisUrl, name: 'flowpos-mcp', onError: opts.onRedisError });
+  await connectRedisClient(client, startupTimeoutMs, `cannot connect to Redis at ${where}`);
+  // Construct the stores before the bus so an invalid option fails without leaving a connection open.
+  let sessions: RedisSessionStore, carts: RedisCartStore, preferences: RedisPreferenceStore, bus: RedisSessionBus;
+  try {
+    sessions = new RedisSessionStore(client, keys, sessionOpts);
+    carts = new RedisCartStore(client, keys, cartOpts);
+    preferences = new RedisPreferenceStore(client, keys, preferenceOpts);
+    bus = await RedisSessionBus.connect(client, keys, {
+      connectTimeoutMs: startupTimeoutMs,
+      onConnectionError: opts.onRedisError,
+      onError: opts.onBusSubscriberError,
+    });
+  } catch (err) {
+    await closeRedisClient(client);
+    if (err instanceof RedisUnavailableError) {
+      throw new RedisUnavailableError(`cannot connect to Redis at ${where}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+  return {
+    kind: 'redis',
+    sessions,
+    carts,
+    preferences,
+    bus,
+    ping: async () => {
+      await client.ping();
+    },
+    close: async () => {
+      await bus.close();
+      await closeRedisClient(client);
+    },
+  };
+}
