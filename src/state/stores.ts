@@ -18,6 +18,7 @@ import { RedisSessionBus } from './redis-session-bus.js';
 import { RedisSessionStore } from './redis-session-store.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionStore } from './session-store.js';
+import { preferenceTtl, validateCartOptions, validateSessionOptions } from './store-support.js';
 
 export interface CreateStoresOptions {
   /** With it, everything lives in Redis (required for more than one instance); without it, in process memory. */
@@ -48,10 +49,11 @@ export interface Stores {
 }
 
 export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
+  // Every option is checked before anything is started, so a bad one leaves no connection or timer behind.
   const keys = createKeySpace(opts.keyPrefix);
-  const sessionOpts = { idleTtlMs: opts.sessionIdleTtlMs };
-  const cartOpts = { ttlMs: opts.cartTtlMs, maxLineQuantity: opts.maxLineQuantity, maxLines: opts.maxLines };
-  const preferenceOpts = { ttlMs: opts.preferenceTtlMs };
+  const sessionOpts = validateSessionOptions({ idleTtlMs: opts.sessionIdleTtlMs });
+  const cartOpts = validateCartOptions({ ttlMs: opts.cartTtlMs, maxLineQuantity: opts.maxLineQuantity, maxLines: opts.maxLines });
+  const preferenceOpts = { ttlMs: preferenceTtl({ ttlMs: opts.preferenceTtlMs }) };
 
   if (!opts.redisUrl) {
     const sessions = new MemorySessionStore(sessionOpts);
@@ -78,12 +80,11 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   const where = `REDIS_URL=${redactRedisUrl(opts.redisUrl)}`;
   const client = createRedisClient({ url: opts.redisUrl, name: 'flowpos-mcp', onError: opts.onRedisError });
   await connectRedisClient(client, startupTimeoutMs, `cannot connect to Redis at ${where}`);
-  // Construct the stores before the bus so an invalid option fails without leaving a connection open.
-  let sessions: RedisSessionStore, carts: RedisCartStore, preferences: RedisPreferenceStore, bus: RedisSessionBus;
+  const sessions = new RedisSessionStore(client, keys, sessionOpts);
+  const carts = new RedisCartStore(client, keys, cartOpts);
+  const preferences = new RedisPreferenceStore(client, keys, preferenceOpts);
+  let bus: RedisSessionBus;
   try {
-    sessions = new RedisSessionStore(client, keys, sessionOpts);
-    carts = new RedisCartStore(client, keys, cartOpts);
-    preferences = new RedisPreferenceStore(client, keys, preferenceOpts);
     bus = await RedisSessionBus.connect(client, keys, {
       connectTimeoutMs: startupTimeoutMs,
       onConnectionError: opts.onRedisError,
