@@ -142,6 +142,11 @@ export class RedisSessionBus implements SessionBus {
   /** Never rejects. On failure the listener (which already ignores its channel) is retried on the next 'ready'. */
   async #unsubscribe(name: string, listener: (json: string) => void): Promise<void> {
     if (this.#closed) return;
+    if (!this.#subscriber.isReady) {
+      // Sent now it would only wait for the reconnect; the client re-subscribes first, then 'ready' retries it.
+      this.#orphans.set(listener, name);
+      return;
+    }
     try {
       await withTimeout(this.#subscriber.unsubscribe(name, listener), this.#ackTimeoutMs, 'UNSUBSCRIBE');
     } catch {
