@@ -3,12 +3,12 @@ import type { CartRef } from './cart-store.js';
 /**
  * The one place that names Redis keys and channels. Nothing else in the code base builds a key string.
  *
- * | Pattern                                      | Type                  | TTL                                                           | Written by            |
- * |----------------------------------------------|-----------------------|---------------------------------------------------------------|-----------------------|
- * | `<prefix>session:<sessionId>`                | hash `r` `b` `x` (1)  | min(now + sessionIdleTtlMs, principal.expiresAt), reset by touch | RedisSessionStore  |
- * | `<prefix>cart:{<businessId>:<userId>}:<handle>` | hash `v` `s:<sku>` (2) | cartTtlMs, reset by every change                            | RedisCartStore        |
- * | `<prefix>user:{<userId>}:active_business`    | string (business id)  | preferenceTtlMs (default 30 days), reset by every set          | RedisPreferenceStore  |
- * | `<prefix>bus:session:<sessionId>`            | pub/sub channel (3)   | none (not a key, nothing is stored)                           | RedisSessionBus       |
+ * | Pattern                                         | Type                   | TTL                                                              | Written by           |
+ * |-------------------------------------------------|------------------------|------------------------------------------------------------------|----------------------|
+ * | `<prefix>session:<sessionId>`                   | hash `r` `b` `x` (1)   | min(now + sessionIdleTtlMs, principal.expiresAt); reset by touch | RedisSessionStore    |
+ * | `<prefix>cart:{<businessId>:<userId>}:<handle>` | hash `v` `s:<sku>` (2) | cartTtlMs; reset by every change (not by reads or refusals)      | RedisCartStore       |
+ * | `<prefix>user:{<userId>}:active_business`       | string: business id    | preferenceTtlMs (30 days in app.ts); reset by every set          | RedisPreferenceStore |
+ * | `<prefix>bus:session:<sessionId>`               | pub/sub channel (3)    | none: not a key, nothing is stored                               | RedisSessionBus      |
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
  *     `x` = principal.expiresAt in epoch ms ('' when the credential does not expire).
