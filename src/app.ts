@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { ApiKeyAuthenticator } from './auth/api-key-auth.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { type Config, MCP_PATH } from './config.js';
@@ -37,6 +38,10 @@ const MEMBERSHIP_CACHE_MS = 5_000;
 
 /** The composition root: every adapter is chosen here from Config, and nowhere else. */
 export async function createFlowposServer(config: Config): Promise<FlowposServer> {
+  const logger: FastifyBaseLogger = pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.authorization', '*.apiKey', '*.token'], censor: '[redacted]' },
+  });
   const db = await openDb({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, poolMax: config.dbPoolMax });
   try {
     if (config.migrateOnStart) await migrate(db);
@@ -53,17 +58,17 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     maxLineQuantity: config.cartMaxLineQuantity,
     maxLines: config.cartMaxLines,
     preferenceTtlMs: 30 * 86_400_000,
+    onRedisError: (err) => logger.warn({ err: err.message }, 'redis connection problem'),
+    onBusSubscriberError: (err) => logger.error({ err }, 'session bus subscriber failed'),
   }).catch(async (err: unknown) => {
     await db.close().catch(() => {});
     throw err;
   });
 
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.authorization', '*.apiKey', '*.token'], censor: '[redacted]' },
-    },
-    disableRequestLogging: true,
+    loggerInstance: logger,
+    // One line per request is written by our onResponse hook, with the MCP method, tool and session.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     // Cloud Run and load balancers front us; their X-Forwarded-* describe the real client.
     trustProxy: true,

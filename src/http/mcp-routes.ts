@@ -6,6 +6,7 @@ import { type Config, MCP_PATH } from '../config.js';
 import type { LegacySessionLayer } from '../mcp/legacy-sessions.js';
 import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
+import { AppError } from '../errors.js';
 import { checkHostAndOrigin } from './guards.js';
 
 export interface McpRoutesOptions {
@@ -29,6 +30,16 @@ declare module 'fastify' {
  */
 export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): Promise<void> {
   const { config, authenticator, legacy, modern } = opts;
+
+  // An empty body is not a parse error for GET and DELETE, which some clients send with a JSON Content-Type.
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.maxBodyBytes }, (_request, text, done) => {
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text as string));
+    } catch {
+      done(new AppError('parse_error'), undefined);
+    }
+  });
 
   app.addHook('onRequest', async (request) => {
     checkHostAndOrigin(config, request.headers.host, request.headers.origin);
@@ -60,6 +71,7 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
   app.post(MCP_PATH, { bodyLimit: config.maxBodyBytes }, async (request, reply) => {
     const req = toMcp(request, reply);
     const body = request.body;
+    if (body === undefined) throw new AppError('parse_error', 'The body is empty.');
     noteCall(request, body);
     const era = Array.isArray(body) ? 'legacy' : classify(request, body);
     request.mcp!.era = era;

@@ -27,7 +27,8 @@ export interface OpenStream {
 export async function openSessionStream(opts: SessionStreamOptions): Promise<OpenStream> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
-  let unsubscribe: (() => Promise<void>) | undefined;
+  // Set once subscribed; `end` may run before that (a close message racing the subscription).
+  const subscription: { unsubscribe?: () => Promise<void> } = {};
   let timer: NodeJS.Timeout | undefined;
 
   const write = (chunk: string) => {
@@ -42,7 +43,7 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
     if (closed) return;
     closed = true;
     if (timer) clearInterval(timer);
-    void unsubscribe?.().catch(() => {});
+    void subscription.unsubscribe?.().catch(() => {});
     try {
       controller.close();
     } catch {
@@ -61,13 +62,14 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   });
 
   // Subscribe before answering, so nothing published after the client sees 200 is missed.
-  unsubscribe = await opts.bus.subscribe(opts.sessionId, (msg) => {
+  subscription.unsubscribe = await opts.bus.subscribe(opts.sessionId, (msg) => {
     if (msg.kind === 'close') {
       end();
       return;
     }
     write(`event: message\ndata: ${JSON.stringify(msg.message)}\n\n`);
   });
+  if (closed) await subscription.unsubscribe().catch(() => {});
   write(`retry: ${opts.retryMs}\n\n`);
 
   if (opts.keepAliveMs > 0) {
