@@ -6,7 +6,7 @@ import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { seedDemo, DEMO } from '../../src/db/seed.js';
 import { createTestDatabase } from './postgres.js';
-import { startRedis } from './redis-server.js';
+import { startRedis, type TestRedis } from './redis-server.js';
 
 export interface Instances {
   servers: FlowposServer[];
@@ -15,6 +15,7 @@ export interface Instances {
   keys: { demo: string; demo2: string; readOnly: string };
   redisUrl?: string;
   databaseUrl?: string;
+  redis?: TestRedis;
   stop(): Promise<void>;
 }
 
@@ -25,6 +26,10 @@ export interface InstancesOptions {
   /** 'postgres' creates a throwaway database on the local server; 'pglite' embeds one (one instance only). */
   db?: 'postgres' | 'pglite';
   env?: Record<string, string>;
+  /** Spawn a redis-server even when TEST_REDIS_URL is set, for tests that stop and restart it. */
+  ownRedis?: boolean;
+  /** Rewrites the database URL the instances use (e.g. through a proxy that a test can cut). */
+  databaseUrlFor?: (url: string) => string;
 }
 
 /**
@@ -37,7 +42,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
   const dbKind = opts.db ?? 'postgres';
   if (count > 1 && (state === 'memory' || dbKind === 'pglite')) throw new Error('several instances need shared Redis and PostgreSQL');
 
-  const redis = state === 'redis' ? await startRedis() : undefined;
+  const redis = state === 'redis' ? await startRedis({ spawnOnly: opts.ownRedis ?? false }) : undefined;
   const pg = dbKind === 'postgres' ? await createTestDatabase() : undefined;
   const cleanups: (() => Promise<void>)[] = [];
   if (redis) cleanups.push(() => redis.stop());
@@ -52,7 +57,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       MCP_SSE_KEEPALIVE_SECONDS: '1',
       DEMO_SEED: 'false',
       ...(redis ? { REDIS_URL: redis.url, MCP_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
-      ...(pg ? { DATABASE_URL: pg.url } : { FLOWPOS_DATA_DIR: 'memory://' }),
+      ...(pg ? { DATABASE_URL: opts.databaseUrlFor ? opts.databaseUrlFor(pg.url) : pg.url } : { FLOWPOS_DATA_DIR: 'memory://' }),
       ...opts.env,
     };
     const servers: FlowposServer[] = [];
@@ -78,7 +83,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       servers,
       urls,
       keys: keys!,
-      ...(redis ? { redisUrl: redis.url } : {}),
+      ...(redis ? { redisUrl: redis.url, redis } : {}),
       ...(pg ? { databaseUrl: pg.url } : {}),
       async stop() {
         for (const c of cleanups) await c().catch(() => {});
