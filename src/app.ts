@@ -15,9 +15,10 @@ import { firstInfraFailure } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
+import { SessionEvents } from './mcp/session-events.js';
 import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
-import { createPosServerFactory } from './pos/server-factory.js';
+import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
 import { createStores } from './state/stores.js';
 
 export type Stores = Awaited<ReturnType<typeof createStores>>;
@@ -80,12 +81,15 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
   const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
   const factory = createPosServerFactory(pos, {
     maxLineQuantity: config.cartMaxLineQuantity,
+    confirmCheckout: config.checkoutConfirm,
+    confirmTimeoutMs: config.checkoutConfirmTimeoutMs,
     logError: (err, ref) => app.log.error({ err, ref }, 'tool failed'),
   });
   const legacy = new LegacySessionLayer({
     sessions: stores.sessions,
-    bus: stores.bus,
+    events: new SessionEvents(stores.events, stores.bus),
     factory,
+    needsStream: checkoutMayConfirm,
     responseMode: config.responseMode,
     sseKeepAliveMs: config.sseKeepAliveMs,
     initialSessionState: async (principal) => {

@@ -45,6 +45,8 @@ const EnvSchema = z.object({
   CART_MAX_LINE_QUANTITY: int(1, 1_000_000).default(999),
   CART_MAX_LINES: int(1, 10_000).default(100),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(5),
+  CHECKOUT_CONFIRM: bool.default(true),
+  CHECKOUT_CONFIRM_TIMEOUT_SECONDS: int(5, 3600).default(120),
   DEMO_SEED: bool.optional(),
 });
 
@@ -81,6 +83,9 @@ export interface Config {
   cartMaxLineQuantity: number;
   cartMaxLines: number;
   apiKeyCacheMs: number;
+  /** Ask the person to confirm checkout (elicitation) when the client supports it. */
+  checkoutConfirm: boolean;
+  checkoutConfirmTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +169,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     cartMaxLineQuantity: e.CART_MAX_LINE_QUANTITY,
     cartMaxLines: e.CART_MAX_LINES,
     apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    checkoutConfirm: e.CHECKOUT_CONFIRM,
+    checkoutConfirmTimeoutMs: e.CHECKOUT_CONFIRM_TIMEOUT_SECONDS * 1000,
   };
 }
 

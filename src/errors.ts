@@ -58,6 +58,11 @@ export const ERRORS = {
     rpc: JSONRPC.SERVER_ERROR,
     message: 'Not Acceptable: the Accept header must list both application/json and text/event-stream.',
   },
+  invalid_last_event_id: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Bad Request: Last-Event-ID is not an event id of this server; reconnect without it.',
+  },
   not_acceptable_sse: { status: 406, rpc: JSONRPC.SERVER_ERROR, message: 'Not Acceptable: the Accept header must list text/event-stream.' },
   unsupported_media_type: {
     status: 415,
@@ -124,6 +129,8 @@ export const TOOL_ERRORS = {
   insufficient_scope: 'This API key or token lacks the pos:write scope required for this tool.',
   invalid_argument: 'Invalid argument.',
   cart_changed: 'The cart changed while checking out; view_cart and retry checkout.',
+  checkout_declined: 'The user did not confirm the order; nothing was ordered.',
+  confirmation_timeout: 'No confirmation arrived in time; nothing was ordered. Retry checkout when the user is ready.',
 } as const;
 
 export type ToolErrorCode = keyof typeof TOOL_ERRORS;

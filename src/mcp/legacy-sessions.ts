@@ -8,20 +8,28 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
-import type { SessionBus } from '../state/session-bus.js';
 import type { SessionRecord, SessionStore } from '../state/session-store.js';
 import type { McpCallContext, McpServerFactory, McpSessionHandle } from './call-context.js';
 import { restoreClientState } from './client-state.js';
 import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
+import { routeOutboundRequests } from './outbound-requests.js';
+import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
 import { openSessionStream, type OpenStream } from './sse-stream.js';
 
 export interface LegacySessionLayerOptions {
   sessions: SessionStore;
-  bus: SessionBus;
+  events: SessionEvents;
   factory: McpServerFactory;
   /** JSON unless the request asks for progress ('auto'), or always one of them. */
   responseMode: 'auto' | 'json' | 'sse';
+  /**
+   * In 'auto' mode, whether a request must be answered on a stream because its handler may send the client
+   * a request of its own (e.g. a confirmation through elicitation) — JSON responses cannot carry one.
+   */
+  needsStream?: (request: JSONRPCRequest, record: SessionRecord) => boolean;
+  /** How long a request's server may keep working after its client went away, so the answer lands in the log. */
+  maxRequestMs?: number;
   sseKeepAliveMs: number;
   /** Per-session state a new session starts from (e.g. the user's last active business). */
   initialSessionState?: (principal: Principal) => Promise<Pick<SessionRecord, 'activeBusinessId'>>;
@@ -51,9 +59,13 @@ export class LegacySessionLayer {
     }
 
     const record = await this.loadSession(req);
+    if (isJSONRPCResponse(body)) {
+      // An answer to a server→client request: the instance that asked is listening on the session bus.
+      await this.opts.events.bus.publish(record.id, { kind: 'reply', message: body as unknown as Record<string, unknown> });
+      return new Response(null, { status: 202 });
+    }
     if (!isJSONRPCRequest(body)) {
-      // Notifications and responses need no server: `initialized` changes nothing we store, and nothing
-      // here sends server→client requests whose answers would need routing yet.
+      // Notifications need no server: `initialized` changes nothing we store.
       return new Response(null, { status: 202 });
     }
     return this.serve(req, body, record);
@@ -63,9 +75,14 @@ export class LegacySessionLayer {
     if (!acceptsEventStream(req.headers)) throw new AppError('not_acceptable_sse');
     const record = await this.loadSession(req);
     const { sessions } = this.opts;
+    const lastEventId = req.headers.get('last-event-id');
+    const resume = lastEventId === null ? null : parseEventId(lastEventId);
+    if (lastEventId !== null && !resume) throw new AppError('invalid_last_event_id');
     const stream = await openSessionStream({
       sessionId: record.id,
-      bus: this.opts.bus,
+      events: this.opts.events,
+      streamId: resume?.streamId ?? STANDALONE_STREAM,
+      ...(resume ? { afterEntryId: resume.entryId } : {}),
       keepAliveMs: this.opts.sseKeepAliveMs,
       retryMs: 1000,
       stillAlive: async () => (await sessions.touch(record.id)) !== null,
@@ -79,7 +96,7 @@ export class LegacySessionLayer {
     const record = await this.loadSession(req);
     await this.opts.sessions.delete(record.id);
     // Streams of this session may be open on other instances; they end when they hear this.
-    await this.opts.bus.publish(record.id, { kind: 'close' }).catch(() => {});
+    await this.opts.events.bus.publish(record.id, { kind: 'close' }).catch(() => {});
     return new Response(null, { status: 204 });
   }
 
@@ -111,7 +128,9 @@ export class LegacySessionLayer {
         id: sessionId,
         protocolVersion: reply.result.protocolVersion ?? server.server.getNegotiatedProtocolVersion() ?? '2025-03-26',
         clientInfo: params.clientInfo ?? { name: 'unknown', version: 'unknown' },
-        clientCapabilities: params.capabilities ?? {},
+        // As the SDK parsed them (it normalises, e.g. `elicitation: {}` means form elicitation), so a restored
+        // server judges capabilities exactly as the one that saw the handshake.
+        clientCapabilities: (server.server.getClientCapabilities() as Record<string, unknown> | undefined) ?? params.capabilities ?? {},
         principal: req.principal,
         ...(initial.activeBusinessId ? { activeBusinessId: initial.activeBusinessId } : {}),
         createdAt: Date.now(),
@@ -129,18 +148,39 @@ export class LegacySessionLayer {
     const sink: FailureSink = { failures: [] };
     const ctx: McpCallContext = { era: 'legacy', principal: req.principal, session: this.sessionHandle(record), sink };
     const server = this.opts.factory(ctx);
+    const stream = this.wantsStream(body, record);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: !this.wantsStream(body),
+      enableJsonResponse: !stream,
       keepAliveMs: this.opts.sseKeepAliveMs,
+      // Streamed answers are logged, so a client that loses the stream resumes it with GET + Last-Event-ID.
+      ...(stream ? { eventStore: this.opts.events.eventStoreFor(record.id), retryInterval: 1000 } : {}),
     });
     await server.connect(transport);
     restoreClientState(server, record);
+    const outbound = stream ? routeOutboundRequests(transport, record.id, this.opts.events.bus) : undefined;
+    let tornDown = false;
     const teardown = () => {
+      if (tornDown) return;
+      tornDown = true;
+      clearTimeout(deadline);
+      outbound?.dispose();
       void transport.close().catch(() => {});
       void server.close().catch(() => {});
     };
-    req.signal?.addEventListener('abort', teardown, { once: true });
+    // A streamed request runs to its end even if the client goes away (its answer is logged for resumption),
+    // but not forever.
+    const deadline = setTimeout(teardown, this.opts.maxRequestMs ?? 10 * 60_000);
+    deadline.unref();
+    if (stream) {
+      const send = transport.send.bind(transport);
+      transport.send = async (message, options) => {
+        await send(message, options);
+        if (isJSONRPCResponse(message) && message.id === body.id) setImmediate(teardown);
+      };
+    } else {
+      req.signal?.addEventListener('abort', teardown, { once: true });
+    }
     let response: Response;
     try {
       response = await transport.handleRequest(this.webRequest(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
@@ -148,24 +188,22 @@ export class LegacySessionLayer {
       teardown();
       throw err;
     }
-    const isStream = response.headers.get('content-type')?.startsWith('text/event-stream');
-    if (!isStream) {
+    if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
       teardown();
       const failure = this.opts.toFailure(sink.failures);
       if (failure) throw failure;
     }
-    // An SSE response carries its own lifetime: the transport closes it after the final message.
     return response;
   }
 
-  private wantsStream(body: JSONRPCRequest): boolean {
+  private wantsStream(body: JSONRPCRequest, record: SessionRecord): boolean {
     if (this.opts.responseMode !== 'auto') return this.opts.responseMode === 'sse';
     const meta = (body.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
-    return meta?.progressToken !== undefined;
+    return meta?.progressToken !== undefined || (this.opts.needsStream?.(body, record) ?? false);
   }
 
   private sessionHandle(record: SessionRecord): McpSessionHandle {
-    const { sessions, bus } = this.opts;
+    const { sessions, events } = this.opts;
     return {
       id: record.id,
       ...(record.activeBusinessId ? { activeBusinessId: record.activeBusinessId } : {}),
@@ -173,7 +211,7 @@ export class LegacySessionLayer {
         if (!(await sessions.setActiveBusiness(record.id, businessId))) throw new AppError('session_not_found');
       },
       async notify(message) {
-        await bus.publish(record.id, { kind: 'message', message: { jsonrpc: '2.0', ...message } });
+        await events.publish(record.id, STANDALONE_STREAM, { jsonrpc: '2.0', ...message });
       },
     };
   }

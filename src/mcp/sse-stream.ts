@@ -1,10 +1,15 @@
-import type { SessionBus } from '../state/session-bus.js';
+import { compareEntryIds } from '../state/event-log.js';
+import { formatEventId, parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
 
 const encoder = new TextEncoder();
 
 export interface SessionStreamOptions {
   sessionId: string;
-  bus: SessionBus;
+  events: SessionEvents;
+  /** Which of the session's streams to carry: the standalone stream, or a POST stream being resumed. */
+  streamId: string;
+  /** Resume after this entry (from Last-Event-ID); absent for a fresh standalone stream. */
+  afterEntryId?: string;
   keepAliveMs: number;
   /** Milliseconds a client should wait before reconnecting (sent as the SSE `retry` field). */
   retryMs: number;
@@ -15,21 +20,30 @@ export interface SessionStreamOptions {
 
 export interface OpenStream {
   response: Response;
-  /** Ends the stream (for shutdown or session deletion). */
+  /** Ends the stream with a retry hint (shutdown: the client reconnects elsewhere and resumes). */
   end(): void;
 }
 
+function isResponse(message: Record<string, unknown>): boolean {
+  return 'id' in message && ('result' in message || 'error' in message);
+}
+
 /**
- * The 2025-era standalone GET stream. It holds no session state of its own: messages arrive over the bus
- * from whichever instance produced them, and the keep-alive tick doubles as the session's liveness check,
- * so a listening client keeps its session alive and a deleted session ends its streams everywhere.
+ * A 2025-era SSE stream served from the session's event log: it holds no session state of its own. Live
+ * events arrive over the bus from whichever instance produced them; a client that reconnects with
+ * Last-Event-ID, to any instance, first gets what it missed from the log, then the live tail, with nothing
+ * repeated. A resumed POST stream ends after its response, as the original would have.
  */
 export async function openSessionStream(opts: SessionStreamOptions): Promise<OpenStream> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
+  let timer: NodeJS.Timeout | undefined;
   // Set once subscribed; `end` may run before that (a close message racing the subscription).
   const subscription: { unsubscribe?: () => Promise<void> } = {};
-  let timer: NodeJS.Timeout | undefined;
+  const isPostStream = opts.streamId !== STANDALONE_STREAM;
+  let lastEntry = opts.afterEntryId;
+  let replaying = true;
+  const buffered: { entryId: string; message: Record<string, unknown> }[] = [];
 
   const write = (chunk: string) => {
     if (closed) return;
@@ -51,6 +65,13 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
     }
     opts.onClose?.();
   };
+  const emit = (entryId: string, message: Record<string, unknown>) => {
+    if (lastEntry !== undefined && compareEntryIds(entryId, lastEntry) <= 0) return;
+    lastEntry = entryId;
+    if (Object.keys(message).length === 0) return; // a priming entry: nothing to deliver
+    write(`id: ${formatEventId(opts.streamId, entryId)}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`);
+    if (isPostStream && isResponse(message)) end();
+  };
 
   const body = new ReadableStream<Uint8Array>({
     start(c) {
@@ -61,18 +82,38 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
     },
   });
 
-  // Subscribe before answering, so nothing published after the client sees 200 is missed.
-  subscription.unsubscribe = await opts.bus.subscribe(opts.sessionId, (msg) => {
+  // Subscribe before reading the log, so nothing appended in between is missed; duplicates are dropped by id.
+  subscription.unsubscribe = await opts.events.bus.subscribe(opts.sessionId, (msg) => {
     if (msg.kind === 'close') {
       end();
       return;
     }
-    write(`event: message\ndata: ${JSON.stringify(msg.message)}\n\n`);
+    if (msg.kind !== 'message' || msg.streamId !== opts.streamId || !msg.eventId) return;
+    const parsed = parseEventId(msg.eventId);
+    if (!parsed) return;
+    if (replaying) buffered.push({ entryId: parsed.entryId, message: msg.message });
+    else emit(parsed.entryId, msg.message);
   });
   if (closed) await subscription.unsubscribe().catch(() => {});
-  write(`retry: ${opts.retryMs}\n\n`);
 
-  if (opts.keepAliveMs > 0) {
+  try {
+    if (opts.afterEntryId !== undefined) {
+      write(`retry: ${opts.retryMs}\n\n`);
+      for (const e of await opts.events.log.readAfter(opts.sessionId, opts.streamId, opts.afterEntryId)) emit(e.id, e.message);
+    } else {
+      // The priming event (SEP-1699): an id to resume from even if nothing is ever sent on this stream.
+      const entryId = await opts.events.log.append(opts.sessionId, opts.streamId, {});
+      lastEntry = entryId;
+      write(`id: ${formatEventId(opts.streamId, entryId)}\nretry: ${opts.retryMs}\ndata: \n\n`);
+    }
+  } catch (err) {
+    end();
+    throw err;
+  }
+  replaying = false;
+  for (const b of buffered.splice(0)) emit(b.entryId, b.message);
+
+  if (opts.keepAliveMs > 0 && !closed) {
     timer = setInterval(() => {
       write(': keepalive\n\n');
       opts.stillAlive().then(

@@ -149,11 +149,12 @@ export class PosService {
    * One SQL transaction turns the cart into an order and takes the stock. Without an idempotency key the
    * cart's version stands in for one, so retrying a checkout whose answer was lost returns the same order.
    */
-  async checkout(actor: PosActor, input: { cartId?: string; idempotencyKey?: string }) {
+  async checkout(actor: PosActor, input: { cartId?: string; idempotencyKey?: string; expectedVersion?: number }) {
     requireWrite(actor.principal);
     const business = await this.activeBusiness(actor);
     const ref = this.cartRef(actor, business, input.cartId);
     const cart = await this.deps.carts.get(ref);
+    if (input.expectedVersion !== undefined && cart.version !== input.expectedVersion) throw new ToolError('cart_changed');
     const key = input.idempotencyKey ?? `cart:${ref.handle}:v${cart.version}`;
     if (cart.lines.length === 0) {
       const previous = input.idempotencyKey ? await findOrderByKey(this.deps.db, business.id, actor.principal.uid, key) : null;

@@ -1,4 +1,5 @@
-import { McpServer } from '@modelcontextprotocol/server';
+import { McpServer, type JSONRPCRequest } from '@modelcontextprotocol/server';
+import type { SessionRecord } from '../state/session-store.js';
 import type { McpCallContext, McpServerFactory } from '../mcp/call-context.js';
 import type { PosService } from './pos-service.js';
 import { registerResources } from './resources.js';
@@ -10,6 +11,15 @@ const INSTRUCTIONS =
   'FlowPOS point of sale. Start with list_businesses; if several are listed and none is active, call set_active_business. ' +
   'Find products with search_products, build the cart with add_item_to_cart / update_cart_item, review it with view_cart, ' +
   'then checkout with an idempotency_key. Prices are integers in minor units (cents).';
+
+/**
+ * Whether a 2025-era request must be answered on an SSE stream: checkout may ask the person to confirm, and
+ * that question can only travel on a stream.
+ */
+export function checkoutMayConfirm(request: JSONRPCRequest, record: SessionRecord): boolean {
+  const params = request.params as { name?: unknown } | undefined;
+  return request.method === 'tools/call' && params?.name === 'checkout' && record.clientCapabilities.elicitation !== undefined;
+}
 
 /** Builds the fresh server each request is served by. Everything heavy (schemas) is prepared at module load. */
 export function createPosServerFactory(pos: PosService, tools: Omit<ToolDeps, 'pos'>): McpServerFactory {

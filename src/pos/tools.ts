@@ -1,4 +1,4 @@
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult, ElicitRequestFormParams, ElicitResult, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { ToolError } from '../errors.js';
 import type { McpCallContext } from '../mcp/call-context.js';
@@ -9,6 +9,9 @@ import * as S from './schemas.js';
 export interface ToolDeps {
   pos: PosService;
   maxLineQuantity: number;
+  /** Ask the person to confirm checkout when the client supports elicitation. */
+  confirmCheckout: boolean;
+  confirmTimeoutMs: number;
   /** Unexpected failures are logged with a reference the agent's user can quote. */
   logError: (err: unknown, ref: string) => void;
 }
@@ -42,6 +45,33 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       deps.logError(err, ref);
       return { isError: true, content: [{ type: 'text', text: `Internal error (reference ${ref}); nothing was changed by this call if it was a write that failed before completing.` }] };
     }
+  };
+  /**
+   * A person confirms the total before money moves, when the client can ask them (2025-era elicitation).
+   * The answer may reach any instance; the session layer routes it back here. Nothing is ordered unless
+   * they accept, and the order is refused if the cart changed after they saw it.
+   */
+  const confirmCheckout = async (cartId: string | undefined, elicit: (p: ElicitRequestFormParams) => Promise<ElicitResult>) => {
+    if (!call.session || !deps.confirmCheckout || !server.server.getClientCapabilities()?.elicitation) return undefined;
+    const cart = await pos.viewCart(actor, cartId);
+    if (cart.lines.length === 0) return undefined;
+    let answer: ElicitResult;
+    try {
+      answer = await elicit({
+        mode: 'form',
+        message: `Place this order for ${formatMoney(cart.subtotal_minor, cart.currency)}?\n${cartText(cart)}`,
+        requestedSchema: {
+          type: 'object',
+          properties: { confirm: { type: 'boolean', title: 'Place the order', description: `Charge ${formatMoney(cart.subtotal_minor, cart.currency)}` } },
+          required: ['confirm'],
+        },
+      });
+    } catch (err) {
+      if (err instanceof Error && /timed? ?out/i.test(err.message)) throw new ToolError('confirmation_timeout');
+      throw err;
+    }
+    if (answer.action !== 'accept' || answer.content?.confirm !== true) throw new ToolError('checkout_declined');
+    return cart.version;
   };
   const cartChanged = async (cart: CartView) => {
     // Another view of this session (its GET stream, perhaps on another instance) learns the cart moved.
@@ -238,9 +268,16 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       outputSchema: z.object({ order: S.Order, created: z.boolean().describe('false when this returned an order placed earlier with the same key') }),
       annotations: { ...WRITE, destructiveHint: true },
     },
-    ({ cart_id, idempotency_key }) =>
+    ({ cart_id, idempotency_key }, ctx) =>
       run(async () => {
-        const r = await pos.checkout(actor, { ...(cart_id ? { cartId: cart_id } : {}), ...(idempotency_key ? { idempotencyKey: idempotency_key } : {}) });
+        // The question must travel on this call's own response stream (relatedRequestId): a per-request
+        // server has no standalone stream, and the SDK would drop it there.
+        const expectedVersion = await confirmCheckout(cart_id, (params) => ctx.mcpReq.elicitInput(params, { timeout: deps.confirmTimeoutMs, relatedRequestId: ctx.mcpReq.id }));
+        const r = await pos.checkout(actor, {
+          ...(cart_id ? { cartId: cart_id } : {}),
+          ...(idempotency_key ? { idempotencyKey: idempotency_key } : {}),
+          ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+        });
         const order = orderOut(r.order);
         if (call.session && r.created) {
           await call.session.notify({ method: 'notifications/resources/updated', params: { uri: `pos://carts/${cart_id ?? 'default'}` } }).catch(() => {});

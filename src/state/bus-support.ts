@@ -5,11 +5,16 @@ import type { BusMessage } from './session-bus.js';
 export function encodeBusMessage(message: BusMessage): string {
   if (typeof message !== 'object' || message === null) throw new TypeError('bus message must be an object');
   if (message.kind === 'close') return JSON.stringify({ kind: 'close' });
-  if (message.kind === 'message') {
+  if (message.kind === 'message' || message.kind === 'reply') {
     if (typeof message.message !== 'object' || message.message === null || Array.isArray(message.message)) {
       throw new TypeError('bus message.message must be an object');
     }
-    return JSON.stringify({ kind: 'message', message: message.message });
+    if (message.kind === 'reply') return JSON.stringify({ kind: 'reply', message: message.message });
+    const { streamId, eventId } = message;
+    if ((streamId !== undefined && typeof streamId !== 'string') || (eventId !== undefined && typeof eventId !== 'string')) {
+      throw new TypeError('bus message streamId/eventId must be strings');
+    }
+    return JSON.stringify({ kind: 'message', message: message.message, ...(streamId ? { streamId } : {}), ...(eventId ? { eventId } : {}) });
   }
   throw new TypeError(`unknown bus message kind: ${String((message as { kind?: unknown }).kind)}`);
 }
@@ -23,10 +28,17 @@ export function decodeBusMessage(json: string): BusMessage | null {
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
-  const { kind, message } = parsed as { kind?: unknown; message?: unknown };
+  const { kind, message, streamId, eventId } = parsed as { kind?: unknown; message?: unknown; streamId?: unknown; eventId?: unknown };
   if (kind === 'close') return { kind: 'close' };
-  if (kind === 'message' && typeof message === 'object' && message !== null && !Array.isArray(message)) {
-    return { kind: 'message', message: message as Record<string, unknown> };
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return null;
+  if (kind === 'reply') return { kind: 'reply', message: message as Record<string, unknown> };
+  if (kind === 'message') {
+    return {
+      kind: 'message',
+      message: message as Record<string, unknown>,
+      ...(typeof streamId === 'string' ? { streamId } : {}),
+      ...(typeof eventId === 'string' ? { eventId } : {}),
+    };
   }
   return null;
 }

@@ -56,6 +56,8 @@ export interface KeySpace {
   cart(ref: CartRef): string;
   activeBusiness(userId: string): string;
   sessionChannel(sessionId: string): string;
+  /** A session stream's event log; shares the session's hash tag so a session's logs live in one slot. */
+  eventStream(sessionId: string, streamId: string): string;
   /** A SCAN MATCH pattern that covers every key of this key space (glob characters of the prefix escaped). */
   scanPattern(): string;
 }
@@ -138,6 +140,12 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     sessionChannel(sessionId) {
       assertSessionId(sessionId);
       return `${prefix}bus:session:${sessionId}`;
+    },
+    eventStream(sessionId, streamId) {
+      assertSessionId(sessionId);
+      // Our session ids never contain braces, so the id itself is a safe hash tag.
+      if (/[{}]/.test(sessionId)) throw new InvalidKeyPartError('session id', 'must not contain { or }');
+      return `${prefix}events:{${sessionId}}:${encodeKeyPart('stream id', streamId)}`;
     },
     scanPattern() {
       return `${escapeGlob(prefix)}*`;

@@ -129,6 +129,15 @@ function loadScripts() {
       },
       transformReply: rawReply,
     }),
+    eventAppend: defineScript({
+      SCRIPT: readLua('event-append'),
+      NUMBER_OF_KEYS: 1,
+      parseCommand(parser: CommandParser, key: string, json: string, maxEvents: string, minId: string, ttlMs: string) {
+        parser.pushKey(key);
+        parser.push(json, maxEvents, minId, ttlMs);
+      },
+      transformReply: rawReply,
+    }),
     cartClear: defineScript({
       SCRIPT: readLua('cart-clear'),
       NUMBER_OF_KEYS: 1,

@@ -1,8 +1,14 @@
 /**
- * Carries server→client messages for a session to whichever instance holds its GET stream.
- * `close` tells every holder to end the session's streams (the session was deleted).
+ * Carries a session's traffic between instances:
+ * - `message`: a server→client message for an SSE stream of the session (`streamId`/`eventId` name the stream
+ *   and the logged event, when it was logged for resumption), delivered by whichever instance holds that stream;
+ * - `reply`: a client's answer to a server→client request, delivered to the instance that sent the request;
+ * - `close`: the session was deleted; every holder ends its streams.
  */
-export type BusMessage = { kind: 'message'; message: Record<string, unknown> } | { kind: 'close' };
+export type BusMessage =
+  | { kind: 'message'; message: Record<string, unknown>; streamId?: string; eventId?: string }
+  | { kind: 'reply'; message: Record<string, unknown> }
+  | { kind: 'close' };
 
 export interface SessionBus {
   publish(sessionId: string, message: BusMessage): Promise<void>;

@@ -1,5 +1,8 @@
 import type { CartStore } from './cart-store.js';
+import type { EventLog } from './event-log.js';
 import { createKeySpace } from './keys.js';
+import { MemoryEventLog } from './memory-event-log.js';
+import { RedisEventLog } from './redis-event-log.js';
 import { MemoryCartStore } from './memory-cart-store.js';
 import { MemoryPreferenceStore } from './memory-preference-store.js';
 import { MemorySessionBus } from './memory-session-bus.js';
@@ -29,6 +32,9 @@ export interface CreateStoresOptions {
   maxLineQuantity: number;
   maxLines: number;
   preferenceTtlMs: number;
+  /** SSE events kept per session stream for resumption (count and age); their TTL is the session idle TTL. */
+  eventMaxEvents?: number;
+  eventMaxAgeMs?: number;
   /** How long start-up waits for Redis before failing. Default 5000 ms. */
   startupTimeoutMs?: number;
   /** Connection errors (each failed reconnect attempt). Default: a console.warn when lost and when restored. */
@@ -43,6 +49,7 @@ export interface Stores {
   carts: CartStore;
   preferences: PreferenceStore;
   bus: SessionBus;
+  events: EventLog;
   /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +60,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   const keys = createKeySpace(opts.keyPrefix);
   const sessionOpts = validateSessionOptions({ idleTtlMs: opts.sessionIdleTtlMs });
   const cartOpts = validateCartOptions({ ttlMs: opts.cartTtlMs, maxLineQuantity: opts.maxLineQuantity, maxLines: opts.maxLines });
+  const eventOpts = { ttlMs: opts.sessionIdleTtlMs, maxEvents: opts.eventMaxEvents ?? 1000, maxAgeMs: opts.eventMaxAgeMs ?? 15 * 60_000 };
   const preferenceOpts = { ttlMs: preferenceTtl({ ttlMs: opts.preferenceTtlMs }) };
 
   if (!opts.redisUrl) {
@@ -60,17 +68,20 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     const carts = new MemoryCartStore(cartOpts);
     const preferences = new MemoryPreferenceStore(preferenceOpts);
     const bus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
+    const events = new MemoryEventLog(eventOpts);
     return {
       kind: 'memory',
       sessions,
       carts,
       preferences,
       bus,
+      events,
       ping: async () => {},
       close: async () => {
         sessions.close();
         carts.close();
         preferences.close();
+        events.close();
         await bus.close();
       },
     };
@@ -103,6 +114,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     carts,
     preferences,
     bus,
+    events: new RedisEventLog(client, keys, eventOpts),
     ping: async () => {
       await client.ping();
     },
