@@ -15,6 +15,8 @@ const USAGE = `Usage: flowpos-mcp <command> [options]
 
 Commands:
   serve                                  start the MCP server (config from the environment)
+  cluster [--instances N] [--port P]     N servers (default 3) behind a round-robin balancer with no
+                                         session affinity, sharing Redis and PostgreSQL (local demo)
   migrate                                apply pending database migrations
   seed [--demo]                          load the demo users, businesses and products
   apikey create --user <uid> [--name N] [--scopes pos:read,pos:write] [--expires-in 30d] [--json]
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(config);
+    case 'cluster':
+      return (await import('./cluster/command.js')).clusterCommand(rest, config);
     case 'migrate':
       return withDb(config, async (db) => {
         const { applied } = await migrate(db);
