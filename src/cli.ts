@@ -41,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
     case 'cluster':
       return (await import('./cluster/command.js')).clusterCommand(rest, config);
     case 'migrate':
-      return withDb(config, async (db) => {
+      // withDb must not migrate first, or this would always report "up to date".
+      return withDb({ ...config, migrateOnStart: false }, async (db) => {
         const { applied } = await migrate(db);
         process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date.\n');
         return 0;
@@ -172,9 +173,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`flowpos-mcp: ${err.message}\n`);
-      if (err instanceof UsageError) process.stderr.write(`Run \`flowpos-mcp --help\` for usage.\n`);
+    // parseArgs rejects unknown or malformed options with a TypeError carrying an ERR_PARSE_ARGS_* code.
+    const badOption = typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS_');
+    if (err instanceof ConfigError || err instanceof UsageError || badOption) {
+      process.stderr.write(`flowpos-mcp: ${(err as Error).message}\n`);
+      if (!(err instanceof ConfigError)) process.stderr.write(`Run \`flowpos-mcp --help\` for usage.\n`);
       process.exitCode = 2;
       return;
     }
