@@ -16,6 +16,7 @@ import { mcpRoutes } from './http/mcp-routes.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
 import { SessionEvents } from './mcp/session-events.js';
+import { UserEvents } from './mcp/user-events.js';
 import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
 import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
@@ -85,9 +86,11 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     confirmTimeoutMs: config.checkoutConfirmTimeoutMs,
     logError: (err, ref) => app.log.error({ err, ref }, 'tool failed'),
   });
+  const userEvents = new UserEvents(stores.userBus);
   const legacy = new LegacySessionLayer({
     sessions: stores.sessions,
     events: new SessionEvents(stores.events, stores.bus),
+    userEvents,
     factory,
     needsStream: checkoutMayConfirm,
     responseMode: config.responseMode,
@@ -100,6 +103,8 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
   });
   const modern = new ModernLayer({
     factory,
+    userEvents,
+    onError: (err) => app.log.warn({ err }, 'user event bus'),
     responseMode: config.responseMode,
     sseKeepAliveMs: config.sseKeepAliveMs,
     maxBodyBytes: config.maxBodyBytes,

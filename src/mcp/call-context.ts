@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/principal.js';
 import type { FailureSink } from './http-types.js';
+import type { UserEvents } from './user-events.js';
 
 /** What a per-request MCP server knows about the call it serves. Built by the era router, read by the tools. */
 export interface McpCallContext {
@@ -10,6 +11,8 @@ export interface McpCallContext {
   session?: McpSessionHandle;
   /** Where tools report infrastructure failures they cannot express as a tool result. */
   sink: FailureSink;
+  /** Tells the user's other sessions and listeners (any instance) that something of theirs changed. */
+  userEvents: UserEvents;
 }
 
 export interface McpSessionHandle {

@@ -15,11 +15,13 @@ import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest 
 import { routeOutboundRequests } from './outbound-requests.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
+import type { UserEvents } from './user-events.js';
 import { openSessionStream, type OpenStream } from './sse-stream.js';
 
 export interface LegacySessionLayerOptions {
   sessions: SessionStore;
   events: SessionEvents;
+  userEvents: UserEvents;
   factory: McpServerFactory;
   /** JSON unless the request asks for progress ('auto'), or always one of them. */
   responseMode: 'auto' | 'json' | 'sse';
@@ -82,6 +84,8 @@ export class LegacySessionLayer {
       sessionId: record.id,
       events: this.opts.events,
       streamId: resume?.streamId ?? STANDALONE_STREAM,
+      // The standalone stream also hears changes made by the user's other sessions (not logged: hints only).
+      userFeed: (onMessage) => this.opts.userEvents.subscribe(record.principal.uid, (n) => onMessage({ jsonrpc: '2.0', ...n }), record.id),
       ...(resume ? { afterEntryId: resume.entryId } : {}),
       keepAliveMs: this.opts.sseKeepAliveMs,
       retryMs: 1000,
@@ -113,7 +117,7 @@ export class LegacySessionLayer {
     const initial = (await this.opts.initialSessionState?.(req.principal)) ?? {};
     const sessionId = newSessionId();
     const sink: FailureSink = { failures: [] };
-    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink };
+    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents };
     const server = this.opts.factory(ctx);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
@@ -146,7 +150,7 @@ export class LegacySessionLayer {
 
   private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response> {
     const sink: FailureSink = { failures: [] };
-    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, session: this.sessionHandle(record), sink };
+    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, session: this.sessionHandle(record), sink, userEvents: this.opts.userEvents };
     const server = this.opts.factory(ctx);
     const stream = this.wantsStream(body, record);
     const transport = new WebStandardStreamableHTTPServerTransport({

@@ -10,6 +10,8 @@ export interface SessionStreamOptions {
   streamId: string;
   /** Resume after this entry (from Last-Event-ID); absent for a fresh standalone stream. */
   afterEntryId?: string;
+  /** Extra live messages for the standalone stream, delivered without ids (they are not in the session's log). */
+  userFeed?: (onMessage: (message: Record<string, unknown>) => void) => Promise<() => Promise<void>>;
   keepAliveMs: number;
   /** Milliseconds a client should wait before reconnecting (sent as the SSE `retry` field). */
   retryMs: number;
@@ -39,7 +41,7 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   // Set once subscribed; `end` may run before that (a close message racing the subscription).
-  const subscription: { unsubscribe?: () => Promise<void> } = {};
+  const subscription: { unsubscribe?: () => Promise<void>; feed?: () => Promise<void> } = {};
   const isPostStream = opts.streamId !== STANDALONE_STREAM;
   let lastEntry = opts.afterEntryId;
   let replaying = true;
@@ -58,6 +60,7 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
     closed = true;
     if (timer) clearInterval(timer);
     void subscription.unsubscribe?.().catch(() => {});
+    void subscription.feed?.().catch(() => {});
     try {
       controller.close();
     } catch {
@@ -94,7 +97,15 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
     if (replaying) buffered.push({ entryId: parsed.entryId, message: msg.message });
     else emit(parsed.entryId, msg.message);
   });
-  if (closed) await subscription.unsubscribe().catch(() => {});
+  if (!isPostStream && opts.userFeed) {
+    subscription.feed = await opts.userFeed((message) => {
+      if (!replaying) write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    }).catch(() => undefined);
+  }
+  if (closed) {
+    await subscription.unsubscribe().catch(() => {});
+    await subscription.feed?.().catch(() => {});
+  }
 
   try {
     if (opts.afterEntryId !== undefined) {

@@ -25,11 +25,18 @@ export function checkoutMayConfirm(request: JSONRPCRequest, record: SessionRecor
 export function createPosServerFactory(pos: PosService, tools: Omit<ToolDeps, 'pos'>): McpServerFactory {
   return (call: McpCallContext) => {
     const server = new McpServer(SERVER_INFO, {
-      capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, completions: {} },
+      // Resource subscriptions: cart changes are announced as notifications/resources/updated, on a 2025-era
+      // session's GET stream and on 2026-07-28 subscriptions/listen streams.
+      capabilities: { tools: { listChanged: false }, resources: { listChanged: false, subscribe: true }, completions: {} },
       instructions: INSTRUCTIONS,
     });
     registerTools(server, call, { pos, ...tools });
     registerResources(server, call, pos);
+    if (call.era === 'legacy') {
+      // Cart updates reach every stream of the user anyway; a subscription needs no state of its own.
+      server.server.setRequestHandler('resources/subscribe', () => ({}));
+      server.server.setRequestHandler('resources/unsubscribe', () => ({}));
+    }
     return server;
   };
 }

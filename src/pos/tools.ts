@@ -74,10 +74,13 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     return cart.version;
   };
   const cartChanged = async (cart: CartView) => {
-    // Another view of this session (its GET stream, perhaps on another instance) learns the cart moved.
-    await call.session
-      ?.notify({ method: 'notifications/resources/updated', params: { uri: `pos://carts/${cart.cart_id}` } })
-      .catch(() => {});
+    // This session's GET stream (logged, resumable), and the user's other sessions and listeners, wherever
+    // they are held, learn the cart moved. Delivery failures never fail the change itself.
+    const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${cart.cart_id}` } };
+    await Promise.all([
+      call.session?.notify(updated).catch(() => {}),
+      call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {}),
+    ]);
   };
 
   server.registerTool(
@@ -279,8 +282,12 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
           ...(expectedVersion !== undefined ? { expectedVersion } : {}),
         });
         const order = orderOut(r.order);
-        if (call.session && r.created) {
-          await call.session.notify({ method: 'notifications/resources/updated', params: { uri: `pos://carts/${cart_id ?? 'default'}` } }).catch(() => {});
+        if (r.created) {
+          const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${cart_id ?? 'default'}` } };
+          await Promise.all([
+            call.session?.notify(updated).catch(() => {}),
+            call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {}),
+          ]);
         }
         const verb = r.created ? 'Placed' : 'Already placed';
         return { data: { order, created: r.created }, text: `${verb} order ${order.order_id}: ${formatMoney(order.total_minor, order.currency)}, ${order.lines.length} line(s).` };

@@ -56,6 +56,8 @@ export interface KeySpace {
   cart(ref: CartRef): string;
   activeBusiness(userId: string): string;
   sessionChannel(sessionId: string): string;
+  /** Pub/sub channel for events meant for every session and listener of one user. */
+  userChannel(userId: string): string;
   /** A session stream's event log; shares the session's hash tag so a session's logs live in one slot. */
   eventStream(sessionId: string, streamId: string): string;
   /** A SCAN MATCH pattern that covers every key of this key space (glob characters of the prefix escaped). */
@@ -140,6 +142,9 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     sessionChannel(sessionId) {
       assertSessionId(sessionId);
       return `${prefix}bus:session:${sessionId}`;
+    },
+    userChannel(userId) {
+      return `${prefix}bus:user:${encodeKeyPart('user id', userId)}`;
     },
     eventStream(sessionId, streamId) {
       assertSessionId(sessionId);

@@ -49,6 +49,8 @@ export interface Stores {
   carts: CartStore;
   preferences: PreferenceStore;
   bus: SessionBus;
+  /** The same bus keyed by user id (ids are percent-encoded by the caller): events for all of a user's sessions. */
+  userBus: SessionBus;
   events: EventLog;
   /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
   ping(): Promise<void>;
@@ -69,12 +71,14 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     const preferences = new MemoryPreferenceStore(preferenceOpts);
     const bus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
     const events = new MemoryEventLog(eventOpts);
+    const userBus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
     return {
       kind: 'memory',
       sessions,
       carts,
       preferences,
       bus,
+      userBus,
       events,
       ping: async () => {},
       close: async () => {
@@ -83,6 +87,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
         preferences.close();
         events.close();
         await bus.close();
+        await userBus.close();
       },
     };
   }
@@ -95,11 +100,13 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   const carts = new RedisCartStore(client, keys, cartOpts);
   const preferences = new RedisPreferenceStore(client, keys, preferenceOpts);
   let bus: RedisSessionBus;
+  let userBus: RedisSessionBus;
   try {
-    bus = await RedisSessionBus.connect(client, keys, {
-      connectTimeoutMs: startupTimeoutMs,
-      onConnectionError: opts.onRedisError,
-      onError: opts.onBusSubscriberError,
+    const busOpts = { connectTimeoutMs: startupTimeoutMs, onConnectionError: opts.onRedisError, onError: opts.onBusSubscriberError };
+    bus = await RedisSessionBus.connect(client, keys, busOpts);
+    userBus = await RedisSessionBus.connect(client, { ...keys, sessionChannel: (userId) => keys.userChannel(userId) }, busOpts).catch(async (err: unknown) => {
+      await bus.close();
+      throw err;
     });
   } catch (err) {
     await closeRedisClient(client);
@@ -114,12 +121,14 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     carts,
     preferences,
     bus,
+    userBus,
     events: new RedisEventLog(client, keys, eventOpts),
     ping: async () => {
       await client.ping();
     },
     close: async () => {
       await bus.close();
+      await userBus.close();
       await closeRedisClient(client);
     },
   };

@@ -29,7 +29,7 @@ export async function read(res: Response): Promise<RpcResponse> {
   if (res.headers.get('content-type')?.includes('text/event-stream')) {
     const data = text
       .split('\n')
-      .filter((l) => l.startsWith('data: '))
+      .filter((l) => l.startsWith('data: ') && l.length > 6)
       .map((l) => JSON.parse(l.slice(6)) as unknown);
     body = data[data.length - 1];
   } else if (text) {
