@@ -90,8 +90,9 @@ export async function startBalancer(opts: BalancerOptions): Promise<Balancer> {
     disableRequestLogging: true,
   });
 
-  const forward = (request: FastifyRequest, reply: FastifyReply, raw: Buffer | undefined, tried: string[]) => {
-    const upstream = upstreams[next++ % upstreams.length]!;
+  /** `at` is the upstream's index: the next in turn for a new request, the next untried after a refusal. */
+  const forward = (request: FastifyRequest, reply: FastifyReply, raw: Buffer | undefined, tried: string[], at: number) => {
+    const upstream = upstreams[at]!;
     attempts[upstream.name]!++;
     tried.push(upstream.name);
     if (raw) request.body = Readable.from([raw], { objectMode: false });
@@ -115,8 +116,12 @@ export async function startBalancer(opts: BalancerOptions): Promise<Balancer> {
         const code = causeCode(error);
         if (code && REFUSED.has(code) && !reply.sent) {
           if (tried.length < upstreams.length) {
-            log(`${upstream.name} refused the connection; ${request.method} ${request.url} goes to the next instance`);
-            forward(request, reply, raw, tried);
+            // Walk the ring from the refusing instance (not the shared counter, which concurrent requests move
+            // on meanwhile and could lead back to the same dead instance).
+            let k = (at + 1) % upstreams.length;
+            while (tried.includes(upstreams[k]!.name)) k = (k + 1) % upstreams.length;
+            log(`${upstream.name} refused the connection; ${request.method} ${request.url} goes to ${upstreams[k]!.name}`);
+            forward(request, reply, raw, tried, k);
             return;
           }
           log(`no instance accepted ${request.method} ${request.url} (tried ${tried.join(', ')})`);
@@ -148,7 +153,7 @@ export async function startBalancer(opts: BalancerOptions): Promise<Balancer> {
 
   app.all('/*', (request, reply) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : undefined;
-    return forward(request, reply, raw, []);
+    return forward(request, reply, raw, [], next++ % upstreams.length);
   });
 
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
