@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
@@ -66,15 +66,21 @@ function redisPing(port: number, timeoutMs = 500): Promise<boolean> {
 /** A private redis-server on a free loopback port, without persistence, stopped (by pid) with the cluster. */
 export async function startPrivateRedis(log: LogLine, signal?: AbortSignal): Promise<Backing> {
   const bin = process.env.REDIS_SERVER_BIN ?? onPath('redis-server');
-  if (!bin) throw new Error(`No REDIS_URL is set and no redis-server binary was found on PATH. ${REDIS_HINT}`);
+  if (!bin || !existsSync(bin)) {
+    throw new Error(`No REDIS_URL is set and no redis-server binary was found (${bin ? `REDIS_SERVER_BIN=${bin} does not exist` : 'not on PATH'}). ${REDIS_HINT}`);
+  }
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
+    const output: string[] = [];
     const proc = await spawnSupervised({
       name: 'redis',
       command: bin,
       args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'],
-      onLine: (line) => log('redis', line),
+      onLine: (line) => {
+        output.push(line);
+        log('redis', line);
+      },
     });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && proc.running() && !signal?.aborted) {
@@ -90,9 +96,12 @@ export async function startPrivateRedis(log: LogLine, signal?: AbortSignal): Pro
       }
       await sleep(50);
     }
+    const exitedEarly = !proc.running();
     await proc.stop({ signal: 'SIGKILL' });
     if (signal?.aborted) throw abortError();
-    lastError = new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+    lastError = new Error(
+      `redis-server on port ${port} ${exitedEarly ? 'exited at start-up' : 'did not answer PING within 10 s'}:\n${output.slice(-10).join('\n')}`,
+    );
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
@@ -126,7 +135,7 @@ export async function resolvePostgres(opts: PostgresOptions): Promise<Backing> {
   if (!bins) {
     throw new Error(`No DATABASE_URL is set, no PostgreSQL answers at ${redactUrl(localUrl)} (${local.reason}), and no initdb was found. ${PG_HINT}`);
   }
-  return startThrowawayPostgres(bins, join(resolve(opts.dataDir), 'cluster-pg'), opts.log, opts.signal);
+  return startThrowawayPostgres(bins, resolve(opts.dataDir), opts.log, opts.signal);
 }
 
 async function tryLocalServer(adminUrl: string): Promise<{ ok: true; url: string } | { ok: false; reason: string }> {
@@ -197,8 +206,23 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function startThrowawayPostgres(bins: PostgresBinaries, dir: string, log: LogLine, signal?: AbortSignal): Promise<Backing> {
+/** True when `uid` can create entries in `dir` (a root parent checking for the postgres user). */
+function writableBy(dir: string, owner: { uid: number; gid: number }): boolean {
+  return spawnSync('sh', ['-c', 'test -w "$1" && test -x "$1"', 'sh', dir], { uid: owner.uid, gid: owner.gid }).status === 0;
+}
+
+async function startThrowawayPostgres(bins: PostgresBinaries, dataDir: string, log: LogLine, signal?: AbortSignal): Promise<Backing> {
   const owner = postgresUser();
+  let dir = join(dataDir, 'cluster-pg');
+  if (owner) {
+    await mkdir(dataDir, { recursive: true });
+    if (!writableBy(dataDir, owner)) {
+      // Run as root, PostgreSQL runs as the postgres user, who may not reach a private data directory (a 0700
+      // parent, a home directory): use a directory of its own under the system's temporary directory instead.
+      dir = await mkdtemp(join(tmpdir(), 'flowpos-cluster-pg-'));
+      log('cluster', `The postgres user cannot write to ${dataDir}; the throwaway PostgreSQL goes to ${dir} instead.`);
+    }
+  }
   if (existsSync(dir)) {
     const entries = readdirSync(dir);
     if (entries.length > 0 && !entries.includes('PG_VERSION')) {

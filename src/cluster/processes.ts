@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 
 /**
@@ -84,7 +85,9 @@ export async function spawnSupervised(opts: SpawnOptions): Promise<Supervised> {
     child.once('exit', (code, signal) => {
       // Lets the watchdog's `cat` finish; the child is already gone.
       child.stdin?.end();
-      resolve({ code, signal });
+      // The watchdog reports a child killed by a signal as exit status 128 + signal number.
+      const bySignal = viaWatchdog && code !== null && code > 128 ? signalName(code - 128) : undefined;
+      resolve(bySignal ? { code: null, signal: bySignal } : { code, signal });
     });
   });
 
@@ -146,6 +149,10 @@ export async function spawnSupervised(opts: SpawnOptions): Promise<Supervised> {
   };
   live.add(handle);
   return handle;
+}
+
+function signalName(n: number): NodeJS.Signals | undefined {
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
 }
 
 /** A TCP port nobody listens on right now (it may be taken before it is used; callers retry). */
