@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
 import { DEMO } from '../../src/db/seed.js';
-import { call, countBy, sdkClient, servedBy, startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { call, countBy, sdkClient, servedBy, startTestCluster, within, type TestCluster } from '../helpers/cluster.js';
 import { callTool, LEGACY_VERSION, openSession, structured } from '../helpers/mcp-http.js';
 
 /** The official SDK client, both eras, through the round-robin balancer in front of three real processes. */
@@ -74,8 +74,8 @@ describe('cluster: the official SDK client through the balancer', { timeout: 85_
       while (!pattern.test(text)) {
         const left = deadline - Date.now();
         if (left <= 0) throw new Error(`stream did not show ${pattern} within ${ms} ms; got:\n${text}`);
-        const chunk = await Promise.race([reader.read(), new Promise<'late'>((r) => setTimeout(() => r('late'), left))]);
-        if (chunk === 'late') continue;
+        const chunk = await within(reader.read(), left);
+        if (chunk === 'timeout') continue;
         if (chunk.done) throw new Error(`stream ended before ${pattern}; got:\n${text}`);
         text += decoder.decode(chunk.value, { stream: true });
       }

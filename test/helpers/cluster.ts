@@ -147,3 +147,15 @@ export function countBy<T>(items: T[], key: (item: T) => string): Record<string,
   for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
   return out;
 }
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The promise's value, or 'timeout' if it takes longer than ms (the timer never outlives the answer). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
