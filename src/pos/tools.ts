@@ -1,10 +1,9 @@
 import type { CallToolResult, ElicitRequestFormParams, ElicitResult, McpServer } from '@modelcontextprotocol/server';
-import * as z from 'zod';
 import { ToolError } from '../errors.js';
 import type { McpCallContext } from '../mcp/call-context.js';
 import { formatMoney } from './money.js';
 import type { CartView, PosActor, PosService } from './pos-service.js';
-import * as S from './schemas.js';
+import { toolDefinitions } from './tool-definitions.js';
 
 export interface ToolDeps {
   pos: PosService;
@@ -18,15 +17,14 @@ export interface ToolDeps {
 
 type Ran = { data: Record<string, unknown>; text: string };
 
-const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
-const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
 
 /**
- * Registers the POS tools on a per-request server. The schemas are module constants, so this only wires
- * closures: cheap enough to run for every request.
+ * Registers the POS tools on a per-request server. Definitions and schemas are built once per process, so
+ * this only wires closures: cheap enough to run for every request.
  */
 export function registerTools(server: McpServer, call: McpCallContext, deps: ToolDeps): void {
   const { pos } = deps;
+  const defs = toolDefinitions(deps.maxLineQuantity);
   const actor: PosActor = { principal: call.principal, ...(call.session ? { session: call.session } : {}) };
   const run = async (fn: () => Promise<Ran>): Promise<CallToolResult> => {
     try {
@@ -85,13 +83,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'list_businesses',
-    {
-      title: 'List businesses',
-      description: 'Lists the businesses you can act for, and which one is active. Call set_active_business to choose one when you have several.',
-      inputSchema: z.object({}),
-      outputSchema: z.object({ businesses: z.array(S.Business.extend({ active: z.boolean() })), active_business_id: z.string().nullable() }),
-      annotations: READ,
-    },
+    defs.list_businesses,
     () =>
       run(async () => {
         const r = await pos.listBusinesses(actor);
@@ -102,13 +94,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'set_active_business',
-    {
-      title: 'Set active business',
-      description: 'Chooses the business that catalog, cart and order tools act on. Refused for a business you are not a member of.',
-      inputSchema: z.object({ business_id: S.BusinessId }),
-      outputSchema: z.object({ active_business: S.Business }),
-      annotations: { ...WRITE, idempotentHint: true },
-    },
+    defs.set_active_business,
     ({ business_id }) =>
       run(async () => {
         const b = await pos.setActiveBusiness(actor, business_id);
@@ -118,13 +104,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'get_active_business',
-    {
-      title: 'Get active business',
-      description: 'Shows the business the other tools act on.',
-      inputSchema: z.object({}),
-      outputSchema: z.object({ active_business: S.Business }),
-      annotations: READ,
-    },
+    defs.get_active_business,
     () =>
       run(async () => {
         const b = await pos.activeBusiness(actor);
@@ -134,17 +114,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'search_products',
-    {
-      title: 'Search products',
-      description: 'Searches the active business catalog by name, SKU or description (omit query to list products). Prices are in minor units.',
-      inputSchema: z.object({
-        query: z.string().max(200).optional().describe('Text to look for; matched literally, case-insensitively'),
-        limit: z.number().int().min(1).max(50).default(10).describe('At most this many products (1-50, default 10)'),
-        offset: z.number().int().min(0).max(10_000).default(0).describe('Skip this many results, for paging'),
-      }),
-      outputSchema: z.object({ business_id: z.string(), total: z.number().int(), products: z.array(S.Product) }),
-      annotations: READ,
-    },
+    defs.search_products,
     ({ query, limit, offset }) =>
       run(async () => {
         const r = await pos.searchProducts(actor, { ...(query ? { query } : {}), limit, offset });
@@ -157,13 +127,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'get_product',
-    {
-      title: 'Get product',
-      description: 'Shows one product of the active business by SKU, with price and stock.',
-      inputSchema: z.object({ sku: S.Sku }),
-      outputSchema: z.object({ product: S.Product }),
-      annotations: READ,
-    },
+    defs.get_product,
     ({ sku }) =>
       run(async () => {
         const { product } = await pos.getProduct(actor, sku);
@@ -172,16 +136,9 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  const quantity = z.number().int().min(1).max(deps.maxLineQuantity);
   server.registerTool(
     'add_item_to_cart',
-    {
-      title: 'Add item to cart',
-      description: 'Adds a quantity of a product to your cart in the active business (adding to any quantity already there). The cart is kept across sessions.',
-      inputSchema: z.object({ sku: S.Sku, quantity: quantity.describe('How many to add (a positive whole number)'), cart_id: S.CartId.optional() }),
-      outputSchema: S.Cart,
-      annotations: WRITE,
-    },
+    defs.add_item_to_cart,
     ({ sku, quantity: q, cart_id }) =>
       run(async () => {
         const cart = await pos.addItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
@@ -192,17 +149,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'update_cart_item',
-    {
-      title: 'Update cart item',
-      description: 'Sets the quantity of a product in your cart; 0 removes it.',
-      inputSchema: z.object({
-        sku: S.Sku,
-        quantity: z.number().int().min(0).max(deps.maxLineQuantity).describe('The new quantity (0 removes the line)'),
-        cart_id: S.CartId.optional(),
-      }),
-      outputSchema: S.Cart,
-      annotations: { ...WRITE, idempotentHint: true },
-    },
+    defs.update_cart_item,
     ({ sku, quantity: q, cart_id }) =>
       run(async () => {
         const cart = await pos.updateItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
@@ -213,13 +160,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'remove_item_from_cart',
-    {
-      title: 'Remove item from cart',
-      description: 'Removes a product line from your cart.',
-      inputSchema: z.object({ sku: S.Sku, cart_id: S.CartId.optional() }),
-      outputSchema: S.Cart,
-      annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
-    },
+    defs.remove_item_from_cart,
     ({ sku, cart_id }) =>
       run(async () => {
         const cart = await pos.removeItem(actor, { sku, ...(cart_id ? { cartId: cart_id } : {}) });
@@ -230,13 +171,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'view_cart',
-    {
-      title: 'View cart',
-      description: 'Shows your cart in the active business with line totals, subtotal and stock warnings.',
-      inputSchema: z.object({ cart_id: S.CartId.optional() }),
-      outputSchema: S.Cart,
-      annotations: READ,
-    },
+    defs.view_cart,
     ({ cart_id }) =>
       run(async () => {
         const cart = await pos.viewCart(actor, cart_id);
@@ -246,13 +181,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'clear_cart',
-    {
-      title: 'Clear cart',
-      description: 'Empties your cart in the active business.',
-      inputSchema: z.object({ cart_id: S.CartId.optional() }),
-      outputSchema: S.Cart,
-      annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
-    },
+    defs.clear_cart,
     ({ cart_id }) =>
       run(async () => {
         const cart = await pos.clearCart(actor, cart_id);
@@ -263,14 +192,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'checkout',
-    {
-      title: 'Check out',
-      description:
-        'Turns your cart into an order: checks and takes stock in one transaction, then empties the cart. Pass an idempotency_key so a retry returns the same order instead of placing a second one.',
-      inputSchema: z.object({ cart_id: S.CartId.optional(), idempotency_key: S.IdempotencyKey.optional() }),
-      outputSchema: z.object({ order: S.Order, created: z.boolean().describe('false when this returned an order placed earlier with the same key') }),
-      annotations: { ...WRITE, destructiveHint: true },
-    },
+    defs.checkout,
     ({ cart_id, idempotency_key }, ctx) =>
       run(async () => {
         // The question must travel on this call's own response stream (relatedRequestId): a per-request
@@ -296,13 +218,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'list_orders',
-    {
-      title: 'List orders',
-      description: 'Lists your most recent orders in the active business, newest first.',
-      inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(10).describe('At most this many (1-100, default 10)') }),
-      outputSchema: z.object({ business_id: z.string(), orders: z.array(S.OrderSummary) }),
-      annotations: READ,
-    },
+    defs.list_orders,
     ({ limit }) =>
       run(async () => {
         const r = await pos.listOrders(actor, limit);
@@ -314,13 +230,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
 
   server.registerTool(
     'get_order',
-    {
-      title: 'Get order',
-      description: 'Shows one of your orders with its lines.',
-      inputSchema: z.object({ order_id: S.OrderId }),
-      outputSchema: z.object({ order: S.Order }),
-      annotations: READ,
-    },
+    defs.get_order,
     ({ order_id }) =>
       run(async () => {
         const order = orderOut(await pos.getOrder(actor, order_id));
