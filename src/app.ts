@@ -11,7 +11,7 @@ import { seedDemo } from './db/seed.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { isLoopbackOrigin } from './http/guards.js';
 import { healthRoutes } from './http/health-routes.js';
-import { firstInfraFailure } from './http/infra-errors.js';
+import { firstInfraFailure, infraError } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
@@ -84,7 +84,8 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     maxLineQuantity: config.cartMaxLineQuantity,
     confirmCheckout: config.checkoutConfirm,
     confirmTimeoutMs: config.checkoutConfirmTimeoutMs,
-    logError: (err, ref) => app.log.error({ err, ref }, 'tool failed'),
+    // An outage is answered (and logged once) as a 503 by the HTTP layer; only real failures are errors here.
+    logError: (err, ref) => (infraError(err) ? app.log.debug({ err: (err as Error).message, ref }, 'tool hit an outage') : app.log.error({ err, ref }, 'tool failed')),
   });
   const userEvents = new UserEvents(stores.userBus);
   const legacy = new LegacySessionLayer({

@@ -44,14 +44,15 @@ describe('streams and server→client requests across instances', () => {
 
     const first = new SseReader(await openGet(A, key, sid));
     const priming = await first.next();
-    assert.ok(priming?.id?.startsWith('g/'), `priming event carries an id: ${JSON.stringify(priming)}`);
-    assert.equal(priming.data, '');
+    const primingId = priming?.id;
+    assert.ok(primingId?.startsWith('g/'), `priming event carries an id: ${JSON.stringify(priming)}`);
+    assert.equal(priming?.data, '');
     await first.cancel(); // the connection drops
 
     for (let i = 0; i < 3; i++) structured(await callTool(i % 2 ? A : B, key, sid, 'add_item_to_cart', { sku: p.sku, quantity: 1, cart_id: `c${i}` }));
     structured(await callTool(B, key, other, 'add_item_to_cart', { sku: p.sku, quantity: 1, cart_id: 'other-session' }));
 
-    const resumed = await openGet(B, key, sid, priming.id);
+    const resumed = await openGet(B, key, sid, primingId);
     assert.equal(resumed.status, 200);
     const reader = new SseReader(resumed);
     const uris: string[] = [];
