@@ -25,6 +25,22 @@ import type { CartRef } from './cart-store.js';
  *
  * All keys of one cart (today one) share the hash tag `{<businessId>:<userId>}`, so a multi-key script over a
  * user's carts in a business stays in one Redis Cluster slot.
+ *
+ * Redis Cluster slots (REDIS_CLUSTER_NODES). Every command and Lua script of the stores names exactly one key and
+ * there is no MULTI, so each operation runs on one node and none can fail with CROSSSLOT; a new multi-key script or
+ * MULTI must use keys of one hash tag. Where each row lands:
+ * - session: no hash tag, so the slot of the whole key; sessions spread over the shards. A session is that one
+ *   hash (create, touch, set-active-business and delete all touch only it). Session ids are used verbatim: one
+ *   containing `{…}` would pick its slot by that part, which changes where it lives, not how it works.
+ * - cart: the slot of `<businessId>:<userId>` (encoded): every cart (handle) of a user in a business shares it.
+ * - user: the slot of `<userId>` (encoded).
+ * - event stream (`<prefix>events:{<sessionId>}:<streamId>`): the slot of the session id, so all streams of a
+ *   session share one; append (one script) and reads each touch one stream.
+ * - bus channels (`<prefix>bus:session:<sessionId>`, `<prefix>bus:user:<userId>`): sharded pub/sub channels
+ *   (SPUBLISH/SSUBSCRIBE, Redis 7+), placed by the same rule as keys, so each channel lives on exactly one shard.
+ *   See redis-session-bus.ts for why sharded pub/sub.
+ * A session, its user's carts and its user's preference may sit on different shards: no operation reads or
+ * writes them together, so nothing needs them in one slot.
  */
 
 export const DEFAULT_KEY_PREFIX = 'mcp:';

@@ -1,6 +1,6 @@
 import type { CartLine, CartMutation, CartRef, CartSnapshot, CartStore, CartStoreOptions } from './cart-store.js';
 import { CART_LINE_FIELD_PREFIX, CART_VERSION_FIELD, cartLineField, type KeySpace } from './keys.js';
-import type { StateRedisClient } from './redis-client.js';
+import type { StateRedis } from './redis-client.js';
 import {
   assertQuantity,
   cartMutation,
@@ -37,11 +37,11 @@ function parseMutationReply(reply: unknown, script: string): CartMutation {
  * changes from any number of instances all count and each call is one round trip. Reads do not extend the TTL.
  */
 export class RedisCartStore implements CartStore {
-  readonly #client: StateRedisClient;
+  readonly #client: StateRedis;
   readonly #keys: KeySpace;
   readonly #opts: CartStoreOptions;
 
-  constructor(client: StateRedisClient, keys: KeySpace, opts: CartStoreOptions) {
+  constructor(client: StateRedis, keys: KeySpace, opts: CartStoreOptions) {
     this.#client = client;
     this.#keys = keys;
     this.#opts = validateCartOptions(opts);

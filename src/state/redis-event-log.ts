@@ -1,11 +1,11 @@
 import { type EventLog, type EventLogOptions, type LoggedEvent } from './event-log.js';
 import type { KeySpace } from './keys.js';
-import type { StateRedisClient } from './redis-client.js';
+import type { StateRedis } from './redis-client.js';
 
 /** The event log as one Redis Stream per (session, stream); appends are one script (add, trim, TTL). */
 export class RedisEventLog implements EventLog {
   constructor(
-    private readonly client: StateRedisClient,
+    private readonly client: StateRedis,
     private readonly keys: KeySpace,
     private readonly opts: EventLogOptions,
   ) {}

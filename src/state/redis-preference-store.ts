@@ -1,15 +1,15 @@
 import type { KeySpace } from './keys.js';
 import type { PreferenceStore } from './preference-store.js';
-import type { StateRedisClient } from './redis-client.js';
+import type { StateRedis } from './redis-client.js';
 import { assertBusinessId, preferenceTtl, type PreferenceStoreOptions } from './store-support.js';
 
 /** Per-user preferences in Redis: one string per user (`<prefix>user:{<userId>}:active_business`), TTL reset by every set. */
 export class RedisPreferenceStore implements PreferenceStore {
-  readonly #client: StateRedisClient;
+  readonly #client: StateRedis;
   readonly #keys: KeySpace;
   readonly #ttlMs: number;
 
-  constructor(client: StateRedisClient, keys: KeySpace, opts?: PreferenceStoreOptions) {
+  constructor(client: StateRedis, keys: KeySpace, opts?: PreferenceStoreOptions) {
     this.#client = client;
     this.#keys = keys;
     this.#ttlMs = preferenceTtl(opts);

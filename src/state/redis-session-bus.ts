@@ -3,19 +3,77 @@ import type { KeySpace } from './keys.js';
 import {
   attachErrorListener,
   closeRedisClient,
+  clusterKeySlot,
   connectRedisClient,
   DEFAULT_COMMAND_TIMEOUT_MS,
+  isRedisCluster,
   RedisUnavailableError,
+  type StateRedis,
   type StateRedisClient,
+  type StateRedisCluster,
 } from './redis-client.js';
 import type { BusMessage, SessionBus } from './session-bus.js';
 
 type Handler = (message: BusMessage) => void;
+type Listener = (json: string) => void;
+
+/** How the bus reaches Redis pub/sub: over one server, or over a cluster. */
+interface PubSubLink {
+  publish(channel: string, json: string): Promise<unknown>;
+  subscribe(channel: string, listener: Listener): Promise<void>;
+  unsubscribe(channel: string, listener: Listener): Promise<void>;
+  /** False when a (un)subscribe for `channel` sent now would only wait for a reconnect. */
+  isLive(channel: string): boolean;
+  /** Calls `fn` whenever a subscriber connection is ready again (it has re-subscribed by itself by then). */
+  onReady(fn: () => void): void;
+  close(): Promise<void>;
+}
+
+/** One server: classic PUBLISH/SUBSCRIBE, all subscriptions on the one subscriber connection. */
+function nodeLink(publisher: StateRedisClient, subscriber: StateRedisClient): PubSubLink {
+  return {
+    publish: (channel, json) => publisher.publish(channel, json),
+    subscribe: (channel, listener) => subscriber.subscribe(channel, listener),
+    unsubscribe: (channel, listener) => subscriber.unsubscribe(channel, listener),
+    isLive: () => subscriber.isReady,
+    onReady: (fn) => void subscriber.on('ready', fn),
+    close: () => closeRedisClient(subscriber),
+  };
+}
+
+/**
+ * Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7.0+), chosen over classic pub/sub on purpose.
+ * A classic PUBLISH in a cluster is broadcast over the cluster bus to every node, so each message of every session
+ * costs work on all nodes and bus traffic grows with the cluster, whoever listens. A sharded channel belongs to
+ * the hash slot of its name like a key does, so a session's channel (`<prefix>bus:session:<id>`, see keys.ts)
+ * lives on exactly one shard: SPUBLISH goes to that shard's master, is delivered to subscribers connected there
+ * (and replicated only to that shard's replicas), and messages of one session keep their order. The client holds
+ * one subscriber connection per shard that has subscriptions (on a duplicate of the cluster client, so close()
+ * never touches the stores' connections), re-subscribes by itself after a reconnect, and moves subscriptions when
+ * a slot migrates or fails over. As with one server, messages published while a shard is unreachable are lost.
+ */
+function clusterLink(publisher: StateRedisCluster, subscriber: StateRedisCluster): PubSubLink {
+  return {
+    publish: (channel, json) => publisher.sPublish(channel, json),
+    subscribe: (channel, listener) => subscriber.sSubscribe(channel, listener),
+    unsubscribe: (channel, listener) => subscriber.sUnsubscribe(channel, listener),
+    isLive(channel) {
+      if (!subscriber.isReady) return false;
+      const slot = clusterKeySlot(channel);
+      const pubSub = subscriber.slots[slot]?.master.pubSub;
+      if (pubSub && !pubSub.connectPromise) return pubSub.client.isReady;
+      // No subscriber connection to that shard yet: judge by the stores' connection to the same master.
+      return publisher.slots[slot]?.master.client?.isReady ?? false;
+    },
+    onReady: (fn) => void subscriber.on('node-ready', fn),
+    close: () => closeRedisClient(subscriber),
+  };
+}
 
 interface Channel {
   readonly handlers: Set<Handler>;
   /** Receives the channel's messages from the client; ignores them once the channel is no longer current. */
-  readonly listener: (json: string) => void;
+  readonly listener: Listener;
   ready: Promise<void>;
 }
 
@@ -39,42 +97,47 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * client; subscriptions live on a dedicated connection (a connection in subscriber mode can do nothing else).
  * All local subscribers of a session share one Redis subscription, which is dropped when the last one leaves.
  * After a reconnect the client subscribes again by itself; messages published while the connection was down are
- * lost (pub/sub does not store them), which the stream layer must tolerate.
+ * lost (pub/sub does not store them), which the stream layer must tolerate. Over a Redis Cluster the same holds
+ * per shard, with sharded pub/sub (see clusterLink).
  */
 export class RedisSessionBus implements SessionBus {
-  readonly #publisher: StateRedisClient;
-  readonly #subscriber: StateRedisClient;
+  readonly #link: PubSubLink;
   readonly #keys: KeySpace;
   readonly #onError: BusErrorReporter;
   readonly #ackTimeoutMs: number;
   readonly #channels = new Map<string, Channel>();
   /** Listeners whose UNSUBSCRIBE failed (connection down); retried when the connection is ready again. */
-  readonly #orphans = new Map<(json: string) => void, string>();
+  readonly #orphans = new Map<Listener, string>();
   #closed = false;
 
   /**
    * Duplicates `publisher` into a subscriber connection and connects it (within `connectTimeoutMs`, default
-   * 5000 ms). The bus owns that connection and closes it in close(); the publisher stays the caller's.
+   * 5000 ms). The bus owns that connection and closes it in close(); the publisher stays the caller's. For a
+   * cluster the duplicate only learns the topology here and connects to a shard when it first subscribes there.
    */
   static async connect(
-    publisher: StateRedisClient,
+    publisher: StateRedis,
     keys: KeySpace,
     opts: RedisSessionBusOptions & { connectTimeoutMs?: number; onConnectionError?: (err: Error) => void } = {},
   ): Promise<RedisSessionBus> {
-    const subscriber = publisher.duplicate();
+    const subscriber = isRedisCluster(publisher) ? publisher.duplicate({ minimizeConnections: true }) : publisher.duplicate();
     attachErrorListener(subscriber, opts.onConnectionError, 'redis session bus');
     await connectRedisClient(subscriber, opts.connectTimeoutMs ?? 5000, 'session bus subscriber connection');
     return new RedisSessionBus(publisher, subscriber, keys, opts);
   }
 
-  /** `subscriber` must be a connected client used for nothing else; the bus closes it in close(). */
-  constructor(publisher: StateRedisClient, subscriber: StateRedisClient, keys: KeySpace, opts: RedisSessionBusOptions = {}) {
-    this.#publisher = publisher;
-    this.#subscriber = subscriber;
+  /**
+   * `subscriber` must be a connected client used for nothing else; the bus closes it in close(). Both are single
+   * clients or both cluster clients.
+   */
+  constructor(publisher: StateRedis, subscriber: StateRedis, keys: KeySpace, opts: RedisSessionBusOptions = {}) {
+    if (isRedisCluster(publisher) && isRedisCluster(subscriber)) this.#link = clusterLink(publisher, subscriber);
+    else if (!isRedisCluster(publisher) && !isRedisCluster(subscriber)) this.#link = nodeLink(publisher, subscriber);
+    else throw new TypeError('RedisSessionBus: publisher and subscriber must both be cluster clients or both single clients');
     this.#keys = keys;
     this.#onError = opts.onError ?? defaultBusErrorReporter;
     this.#ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    subscriber.on('ready', () => {
+    this.#link.onReady(() => {
       for (const [listener, name] of this.#orphans) {
         this.#orphans.delete(listener);
         void this.#unsubscribe(name, listener);
@@ -85,7 +148,7 @@ export class RedisSessionBus implements SessionBus {
   async publish(sessionId: string, message: BusMessage): Promise<void> {
     if (this.#closed) throw new Error('session bus is closed');
     const channel = this.#keys.sessionChannel(sessionId);
-    await this.#publisher.publish(channel, encodeBusMessage(message));
+    await this.#link.publish(channel, encodeBusMessage(message));
   }
 
   async subscribe(sessionId: string, onMessage: Handler): Promise<() => Promise<void>> {
@@ -93,7 +156,7 @@ export class RedisSessionBus implements SessionBus {
     const name = this.#keys.sessionChannel(sessionId);
     if (typeof onMessage !== 'function') throw new TypeError('onMessage must be a function');
     // A subscription made while the connection is down would not be live; say so now rather than hang.
-    if (!this.#subscriber.isReady) throw new RedisUnavailableError('session bus: the Redis connection is down');
+    if (!this.#link.isLive(name)) throw new RedisUnavailableError('session bus: the Redis connection is down');
     const handler: Handler = (message) => onMessage(message);
     const channel = this.#channels.get(name) ?? this.#open(name);
     channel.handlers.add(handler);
@@ -121,7 +184,7 @@ export class RedisSessionBus implements SessionBus {
       ready: Promise.resolve(),
     };
     this.#channels.set(name, channel);
-    const subscribing = this.#subscriber.subscribe(name, channel.listener);
+    const subscribing = this.#link.subscribe(name, channel.listener);
     channel.ready = withTimeout(subscribing, this.#ackTimeoutMs, 'SUBSCRIBE').catch((err: unknown) => {
       if (this.#channels.get(name) === channel) this.#channels.delete(name);
       // Timed out but still under way: undo it when it lands, so no orphan subscription stays behind.
@@ -140,15 +203,15 @@ export class RedisSessionBus implements SessionBus {
   }
 
   /** Never rejects. On failure the listener (which already ignores its channel) is retried on the next 'ready'. */
-  async #unsubscribe(name: string, listener: (json: string) => void): Promise<void> {
+  async #unsubscribe(name: string, listener: Listener): Promise<void> {
     if (this.#closed) return;
-    if (!this.#subscriber.isReady) {
+    if (!this.#link.isLive(name)) {
       // Sent now it would only wait for the reconnect; the client re-subscribes first, then 'ready' retries it.
       this.#orphans.set(listener, name);
       return;
     }
     try {
-      await withTimeout(this.#subscriber.unsubscribe(name, listener), this.#ackTimeoutMs, 'UNSUBSCRIBE');
+      await withTimeout(this.#link.unsubscribe(name, listener), this.#ackTimeoutMs, 'UNSUBSCRIBE');
     } catch {
       if (!this.#closed) this.#orphans.set(listener, name);
     }
@@ -160,6 +223,6 @@ export class RedisSessionBus implements SessionBus {
     this.#closed = true;
     this.#channels.clear();
     this.#orphans.clear();
-    await closeRedisClient(this.#subscriber);
+    await this.#link.close();
   }
 }

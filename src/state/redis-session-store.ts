@@ -1,5 +1,5 @@
 import { assertSessionId, isValidSessionId, type KeySpace } from './keys.js';
-import type { StateRedisClient } from './redis-client.js';
+import type { StateRedis } from './redis-client.js';
 import type { SessionRecord, SessionStore, SessionStoreOptions } from './session-store.js';
 import { assertBusinessId, deserializeSession, serializeSession, validateSessionOptions } from './store-support.js';
 
@@ -10,11 +10,11 @@ import { assertBusinessId, deserializeSession, serializeSession, validateSession
  * "now" is this process's clock, the same clock principal.expiresAt is checked against by the auth gate.
  */
 export class RedisSessionStore implements SessionStore {
-  readonly #client: StateRedisClient;
+  readonly #client: StateRedis;
   readonly #keys: KeySpace;
   readonly #opts: SessionStoreOptions;
 
-  constructor(client: StateRedisClient, keys: KeySpace, opts: SessionStoreOptions) {
+  constructor(client: StateRedis, keys: KeySpace, opts: SessionStoreOptions) {
     this.#client = client;
     this.#keys = keys;
     this.#opts = validateSessionOptions(opts);

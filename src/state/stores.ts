@@ -10,11 +10,17 @@ import { MemorySessionStore } from './memory-session-store.js';
 import type { PreferenceStore } from './preference-store.js';
 import { RedisCartStore } from './redis-cart-store.js';
 import {
+  assertShardedPubSub,
   closeRedisClient,
   connectRedisClient,
   createRedisClient,
+  createRedisCluster,
+  isRedisCluster,
+  parseClusterNodes,
+  pingRedis,
   redactRedisUrl,
   RedisUnavailableError,
+  type StateRedis,
 } from './redis-client.js';
 import { RedisPreferenceStore } from './redis-preference-store.js';
 import { RedisSessionBus } from './redis-session-bus.js';
@@ -26,6 +32,11 @@ import { preferenceTtl, validateCartOptions, validateSessionOptions } from './st
 export interface CreateStoresOptions {
   /** With it, everything lives in Redis (required for more than one instance); without it, in process memory. */
   redisUrl?: string;
+  /**
+   * Instead of redisUrl: seed nodes of a Redis Cluster (7.0+) as redis:// or rediss:// URLs, whose credentials and
+   * TLS apply to every node. Everything then lives in the cluster, the session bus on sharded pub/sub.
+   */
+  redisClusterNodes?: string[];
   keyPrefix: string;
   sessionIdleTtlMs: number;
   cartTtlMs: number;
@@ -64,8 +75,11 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   const cartOpts = validateCartOptions({ ttlMs: opts.cartTtlMs, maxLineQuantity: opts.maxLineQuantity, maxLines: opts.maxLines });
   const eventOpts = { ttlMs: opts.sessionIdleTtlMs, maxEvents: opts.eventMaxEvents ?? 1000, maxAgeMs: opts.eventMaxAgeMs ?? 15 * 60_000 };
   const preferenceOpts = { ttlMs: preferenceTtl({ ttlMs: opts.preferenceTtlMs }) };
+  const clusterNodes = opts.redisClusterNodes?.length ? opts.redisClusterNodes : undefined;
+  if (clusterNodes && opts.redisUrl) throw new TypeError('createStores: redisUrl and redisClusterNodes are mutually exclusive');
+  if (clusterNodes) parseClusterNodes(clusterNodes);
 
-  if (!opts.redisUrl) {
+  if (!opts.redisUrl && !clusterNodes) {
     const sessions = new MemorySessionStore(sessionOpts);
     const carts = new MemoryCartStore(cartOpts);
     const preferences = new MemoryPreferenceStore(preferenceOpts);
@@ -93,9 +107,19 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   }
 
   const startupTimeoutMs = opts.startupTimeoutMs ?? 5000;
-  const where = `REDIS_URL=${redactRedisUrl(opts.redisUrl)}`;
-  const client = createRedisClient({ url: opts.redisUrl, name: 'flowpos-mcp', onError: opts.onRedisError });
+  const where = clusterNodes
+    ? `REDIS_CLUSTER_NODES=${clusterNodes.map(redactRedisUrl).join(',')}`
+    : `REDIS_URL=${redactRedisUrl(opts.redisUrl!)}`;
+  const client: StateRedis = clusterNodes
+    ? createRedisCluster({ nodes: clusterNodes, name: 'flowpos-mcp', onError: opts.onRedisError })
+    : createRedisClient({ url: opts.redisUrl!, name: 'flowpos-mcp', onError: opts.onRedisError });
   await connectRedisClient(client, startupTimeoutMs, `cannot connect to Redis at ${where}`);
+  if (isRedisCluster(client)) {
+    await assertShardedPubSub(client).catch(async (err: unknown) => {
+      await closeRedisClient(client);
+      throw err;
+    });
+  }
   const sessions = new RedisSessionStore(client, keys, sessionOpts);
   const carts = new RedisCartStore(client, keys, cartOpts);
   const preferences = new RedisPreferenceStore(client, keys, preferenceOpts);
@@ -123,9 +147,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     bus,
     userBus,
     events: new RedisEventLog(client, keys, eventOpts),
-    ping: async () => {
-      await client.ping();
-    },
+    ping: () => pingRedis(client),
     close: async () => {
       await bus.close();
       await userBus.close();
