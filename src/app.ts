@@ -54,6 +54,7 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
   }
   const stores = await createStores({
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+    ...(config.redisClusterNodes ? { redisClusterNodes: config.redisClusterNodes } : {}),
     keyPrefix: config.keyPrefix,
     sessionIdleTtlMs: config.sessionIdleTtlMs,
     cartTtlMs: config.cartTtlMs,

@@ -24,6 +24,7 @@ const EnvSchema = z.object({
   REDIS_PORT: int(1, 65535).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: bool.default(false),
+  REDIS_CLUSTER_NODES: list.optional(),
   MCP_REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,32}$/, 'letters, digits and _ . : - only, at most 32 characters')
@@ -61,6 +62,11 @@ export interface Config {
   publicUrl: string;
   logLevel: Env['LOG_LEVEL'];
   redisUrl?: string;
+  /**
+   * Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES) as `redis://` or `rediss://` URLs with REDIS_PASSWORD and
+   * REDIS_TLS applied; set instead of redisUrl.
+   */
+  redisClusterNodes?: string[];
   keyPrefix: string;
   databaseUrl?: string;
   dataDir: string;
@@ -114,15 +120,27 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const problems: string[] = [];
   const production = e.NODE_ENV === 'production';
 
-  let redisUrl = e.REDIS_URL;
-  if (!redisUrl && e.REDIS_HOST) {
+  let redisClusterNodes: string[] | undefined;
+  const cluster = Boolean(e.REDIS_CLUSTER_NODES?.length);
+  if (e.REDIS_CLUSTER_NODES?.length) {
+    for (const single of ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT'] as const) {
+      if (e[single] !== undefined) {
+        problems.push(`REDIS_CLUSTER_NODES and ${single}: set only one (REDIS_CLUSTER_NODES for a Redis Cluster, ${single === 'REDIS_URL' ? 'REDIS_URL' : 'REDIS_HOST/REDIS_PORT'} for one server)`);
+      }
+    }
+    redisClusterNodes = clusterNodeUrls(e.REDIS_CLUSTER_NODES, e.REDIS_PASSWORD, e.REDIS_TLS, problems);
+  }
+
+  // With REDIS_CLUSTER_NODES, REDIS_PASSWORD and REDIS_TLS apply to the cluster nodes (above).
+  let redisUrl = cluster ? undefined : e.REDIS_URL;
+  if (!cluster && !redisUrl && e.REDIS_HOST) {
     const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
     redisUrl = `${e.REDIS_TLS ? 'rediss' : 'redis'}://${auth}${e.REDIS_HOST}:${e.REDIS_PORT ?? 6379}`;
-  } else if (!redisUrl && (e.REDIS_PORT || e.REDIS_PASSWORD)) {
+  } else if (!cluster && !redisUrl && (e.REDIS_PORT || e.REDIS_PASSWORD)) {
     problems.push('REDIS_HOST: required when REDIS_PORT or REDIS_PASSWORD is set');
   }
-  if (production && !redisUrl) {
-    problems.push('REDIS_URL: required when NODE_ENV=production (or REDIS_HOST); in-memory sessions cannot be shared between instances');
+  if (production && !redisUrl && !redisClusterNodes) {
+    problems.push('REDIS_URL: required when NODE_ENV=production (or REDIS_HOST, or REDIS_CLUSTER_NODES); in-memory sessions cannot be shared between instances');
   }
   if (production && !e.DATABASE_URL) {
     problems.push('DATABASE_URL: required when NODE_ENV=production; the embedded database is for development only');
@@ -153,6 +171,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     publicUrl,
     logLevel: e.LOG_LEVEL,
     redisUrl,
+    ...(redisClusterNodes ? { redisClusterNodes } : {}),
     keyPrefix: e.MCP_REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.FLOWPOS_DATA_DIR,
@@ -172,6 +191,57 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     checkoutConfirm: e.CHECKOUT_CONFIRM,
     checkoutConfirmTimeoutMs: e.CHECKOUT_CONFIRM_TIMEOUT_SECONDS * 1000,
   };
+}
+
+/**
+ * REDIS_CLUSTER_NODES entries (`host:port`, `host`, `[v6]:port`, or `redis://`/`rediss://` URLs) as URLs: bare
+ * entries take rediss:// when REDIS_TLS is set and REDIS_PASSWORD when given; all nodes must end up with the same
+ * scheme and credentials, since the cluster client applies one set to every node it discovers. Problems name the
+ * entry by position and never echo it (it may hold a password).
+ */
+function clusterNodeUrls(entries: string[], password: string | undefined, tls: boolean, problems: string[]): string[] | undefined {
+  const urls: URL[] = [];
+  const before = problems.length;
+  for (const [i, entry] of entries.entries()) {
+    const what = `REDIS_CLUSTER_NODES: entry ${i + 1}`;
+    const explicit = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry);
+    let url: URL;
+    try {
+      url = new URL(explicit ? entry : `${tls ? 'rediss' : 'redis'}://${entry}`);
+    } catch {
+      problems.push(`${what} is neither host:port nor a redis:// or rediss:// URL`);
+      continue;
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      problems.push(`${what} must be host:port or a redis:// or rediss:// URL`);
+      continue;
+    }
+    if (!url.hostname || url.search || url.hash || !['', '/', '/0'].includes(url.pathname) || (!explicit && (url.username || url.password))) {
+      problems.push(`${what} must be host:port (a URL may add credentials and nothing else: a cluster has only database 0)`);
+      continue;
+    }
+    if (explicit && tls && url.protocol === 'redis:') {
+      problems.push(`${what} says redis:// but REDIS_TLS is set; write rediss:// or unset REDIS_TLS`);
+      continue;
+    }
+    if (password !== undefined) {
+      if (!url.password) url.password = password;
+      else if (decodeURIComponent(url.password) !== password) {
+        problems.push(`${what} carries a password other than REDIS_PASSWORD; keep one of them`);
+        continue;
+      }
+    }
+    url.pathname = '';
+    if (!url.port) url.port = '6379';
+    urls.push(url);
+  }
+  if (problems.length > before) return undefined;
+  const [first] = urls;
+  if (first && urls.some((u) => u.protocol !== first.protocol || u.username !== first.username || u.password !== first.password)) {
+    problems.push('REDIS_CLUSTER_NODES: every node must use the same scheme (redis:// or rediss://) and credentials');
+    return undefined;
+  }
+  return urls.map((u) => u.toString());
 }
 
 function valueHint(env: Record<string, string | undefined>, path: PropertyKey[]): string {
