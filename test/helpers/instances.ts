@@ -28,6 +28,8 @@ export interface InstancesOptions {
   env?: Record<string, string>;
   /** Spawn a redis-server even when TEST_REDIS_URL is set, for tests that stop and restart it. */
   ownRedis?: boolean;
+  /** With state 'redis': use this Redis Cluster (seed `host:port`s, see redis-cluster.ts) instead of a redis-server. */
+  redisClusterNodes?: string[];
   /** Rewrites the database URL the instances use (e.g. through a proxy that a test can cut). */
   databaseUrlFor?: (url: string) => string;
 }
@@ -42,7 +44,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
   const dbKind = opts.db ?? 'postgres';
   if (count > 1 && (state === 'memory' || dbKind === 'pglite')) throw new Error('several instances need shared Redis and PostgreSQL');
 
-  const redis = state === 'redis' ? await startRedis({ spawnOnly: opts.ownRedis ?? false }) : undefined;
+  const redis = state === 'redis' && !opts.redisClusterNodes ? await startRedis({ spawnOnly: opts.ownRedis ?? false }) : undefined;
   const pg = dbKind === 'postgres' ? await createTestDatabase() : undefined;
   const cleanups: (() => Promise<void>)[] = [];
   if (redis) cleanups.push(() => redis.stop());
@@ -57,6 +59,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       MCP_SSE_KEEPALIVE_SECONDS: '1',
       DEMO_SEED: 'false',
       ...(redis ? { REDIS_URL: redis.url, MCP_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
+      ...(state === 'redis' && opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes.join(',') } : {}),
       ...(pg ? { DATABASE_URL: opts.databaseUrlFor ? opts.databaseUrlFor(pg.url) : pg.url } : { FLOWPOS_DATA_DIR: 'memory://' }),
       ...opts.env,
     };
