@@ -5,6 +5,7 @@ import { createClient } from 'redis';
 import { DEMO } from '../../src/db/seed.js';
 import { createKeySpace } from '../../src/state/keys.js';
 import { call, countBy, sdkClient, servedBy, sleep, startTestCluster, within, type TestCluster } from '../helpers/cluster.js';
+import { SseReader } from '../helpers/sse.js';
 import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, openSession, post, structured, type RpcResponse } from '../helpers/mcp-http.js';
 
 /** Instances and Redis failing under a live session, seen through the balancer. */
@@ -107,6 +108,44 @@ describe('cluster: faults under a live session', { timeout: 88_000 }, () => {
     assert.deepEqual([...servedAgain].sort(), ['i1', 'i2', 'i3'], 'the restarted instance serves again');
     await call(client, 'add_item_to_cart', { sku, quantity: 1, cart_id: 'kill-sdk' });
     await client.close();
+  });
+
+  test('kill -9 of the instance holding a GET stream: the client resumes through the balancer with Last-Event-ID and gets exactly what it missed', async () => {
+    const key = c.demoKey;
+    const sid = await openSession(c.url, key);
+    structured(await callTool(c.url, key, sid, 'set_active_business', { business_id: COFFEE }));
+    const getStream = (lastEventId?: string) =>
+      fetch(c.mcpUrl, {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${key}`, 'mcp-session-id': sid, 'mcp-protocol-version': LEGACY_VERSION, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+      });
+    const first = await getStream();
+    assert.equal(first.status, 200);
+    const holder = servedBy(first);
+    const victim = Number(holder.slice(1)) - 1;
+    const reader = new SseReader(first);
+    let lastId = (await reader.next())!.id!;
+    const cartUpdate = (d: { method?: string }) => d.method === 'notifications/resources/updated';
+    for (let k = 0; k < 2; k++) {
+      structured(await callTool(c.url, key, sid, 'add_item_to_cart', { sku: 'COF-AMERICANO-12', quantity: 1, cart_id: `live-${k}` }));
+      lastId = (await reader.until(cartUpdate)).event.id!;
+    }
+
+    await c.kill(victim, 'SIGKILL');
+    await reader.next(3000).catch(() => null); // the stream breaks with its instance
+    const missed = ['missed-0', 'missed-1', 'missed-2'];
+    for (const cart of missed) structured(await callTool(c.url, key, sid, 'add_item_to_cart', { sku: 'COF-AMERICANO-12', quantity: 1, cart_id: cart }));
+
+    const resumed = await getStream(lastId);
+    assert.equal(resumed.status, 200);
+    assert.notEqual(servedBy(resumed), holder, 'resumed on a surviving instance');
+    const again = new SseReader(resumed);
+    const replayed: string[] = [];
+    for (let k = 0; k < missed.length; k++) replayed.push((await again.until(cartUpdate)).data.params.uri);
+    await assert.rejects(again.until(cartUpdate, 700), /timed out/, 'nothing more, nothing repeated');
+    await again.cancel();
+    console.log(`GET stream after kill -9 of ${holder}: events missed ${missed.length}, replayed ${replayed.length} on ${servedBy(resumed)}`);
+    assert.deepEqual(replayed, missed.map((m) => `pos://carts/${m}`));
+    await c.restart(victim);
   });
 
   test('session expired: the old id gets 404; the SDK client does not re-initialize by itself, a new client carries on with the cart', async () => {
