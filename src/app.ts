@@ -13,6 +13,7 @@ import { isLoopbackOrigin } from './http/guards.js';
 import { healthRoutes } from './http/health-routes.js';
 import { firstInfraFailure, infraError } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
+import { drainHttp } from './http/shutdown.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
 import { SessionEvents } from './mcp/session-events.js';
@@ -32,7 +33,10 @@ export interface FlowposServer {
   legacy: LegacySessionLayer;
   /** Starts listening; resolves with the base URL actually bound. */
   listen(): Promise<string>;
-  /** Stops accepting, lets in-flight requests finish, ends streams, closes Redis and PostgreSQL. */
+  /**
+   * Stops accepting, ends streams (clients resume elsewhere), lets in-flight requests finish within
+   * SHUTDOWN_GRACE_SECONDS, then closes Redis and PostgreSQL. Rejects if closing any of them failed.
+   */
   close(): Promise<void>;
 }
 
@@ -97,6 +101,7 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     needsStream: checkoutMayConfirm,
     responseMode: config.responseMode,
     sseKeepAliveMs: config.sseKeepAliveMs,
+    sseMaxStreamMs: config.sseMaxStreamMs,
     initialSessionState: async (principal) => {
       const activeBusinessId = await stores.preferences.getActiveBusiness(principal.uid);
       return activeBusinessId ? { activeBusinessId } : {};
@@ -115,6 +120,10 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
 
   let shuttingDown = false;
   installErrorHandling(app);
+  // Requests still running when shutdown began are answered, and their connections closed after them.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   await app.register(cors, {
     origin: (origin, cb) => cb(null, !origin || !config.allowedOrigins || config.allowedOrigins.includes(origin) || isLoopbackOrigin(origin)),
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
@@ -159,12 +168,26 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     close() {
       closed ??= (async () => {
         shuttingDown = true;
-        legacy.closeStreams();
-        await app.close();
+        const failures: Error[] = [];
+        const step = (what: string, run: () => Promise<void>) =>
+          run().catch((err: unknown) => {
+            failures.push(new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+          });
+        await step('http', () =>
+          drainHttp(app, {
+            graceMs: config.shutdownGraceMs,
+            onStopAccepting: async () => {
+              legacy.closeStreams();
+              await modern.closeStreams();
+            },
+            onForced: (open) => app.log.warn({ open, graceMs: config.shutdownGraceMs }, 'shutdown grace period over: closing the remaining connections'),
+          }),
+        );
         await modern.close().catch(() => {});
-        await apiKeys.close();
-        await stores.close().catch(() => {});
-        await db.close().catch(() => {});
+        await step('api keys', () => apiKeys.close());
+        await step('redis', () => stores.close());
+        await step('database', () => db.close());
+        if (failures.length) throw new AggregateError(failures, `shutdown incomplete: ${failures.map((f) => f.message).join('; ')}`);
       })();
       return closed;
     },

@@ -81,19 +81,36 @@ async function serve(config: Config): Promise<number> {
         `      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' -i\n\n`,
     );
   }
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      server.close().then(resolve, (err: unknown) => {
-        log.error({ err }, 'error during shutdown');
-        resolve();
-      });
+      log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+      // In-flight requests get the grace period; closing Redis and PostgreSQL gets a few seconds more, not forever.
+      const hardDeadline = setTimeout(() => {
+        log.error({ afterMs: config.shutdownGraceMs + SHUTDOWN_CLOSE_MARGIN_MS }, 'shutdown did not finish in time');
+        resolve(1);
+      }, config.shutdownGraceMs + SHUTDOWN_CLOSE_MARGIN_MS);
+      server.close().then(
+        () => {
+          clearTimeout(hardDeadline);
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          clearTimeout(hardDeadline);
+          log.error({ err }, 'error during shutdown');
+          resolve(1);
+        },
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  return 0;
+  // Everything is closed; a handle someone forgot must not keep the process (and the platform's deploy) waiting.
+  setTimeout(() => process.exit(code), code === 0 ? 2_000 : 0).unref();
+  return code;
 }
+
+const SHUTDOWN_CLOSE_MARGIN_MS = 5_000;
 
 async function apikey(config: Config, args: string[]): Promise<number> {
   const [sub, ...rest] = args;

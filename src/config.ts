@@ -41,6 +41,8 @@ const EnvSchema = z.object({
   MCP_ALLOWED_HOSTS: list.optional(),
   MCP_RESPONSE_MODE: z.enum(['auto', 'json', 'sse']).default('auto'),
   MCP_SSE_KEEPALIVE_SECONDS: int(0, 3600).default(15),
+  MCP_SSE_MAX_STREAM_SECONDS: int(0, 86400).default(0),
+  SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(8),
 
   CART_TTL_SECONDS: int(60, 365 * 86400).default(7 * 86400),
   CART_MAX_LINE_QUANTITY: int(1, 1_000_000).default(999),
@@ -85,6 +87,10 @@ export interface Config {
   allowedHosts: string[] | null;
   responseMode: Env['MCP_RESPONSE_MODE'];
   sseKeepAliveMs: number;
+  /** A GET stream is ended (with a retry hint, so the client resumes, maybe elsewhere) after this long; 0 = never. */
+  sseMaxStreamMs: number;
+  /** On SIGTERM, how long in-flight requests may take to finish before their connections are cut. */
+  shutdownGraceMs: number;
   cartTtlMs: number;
   cartMaxLineQuantity: number;
   cartMaxLines: number;
@@ -184,6 +190,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     allowedHosts,
     responseMode: e.MCP_RESPONSE_MODE,
     sseKeepAliveMs: e.MCP_SSE_KEEPALIVE_SECONDS * 1000,
+    sseMaxStreamMs: e.MCP_SSE_MAX_STREAM_SECONDS * 1000,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     cartTtlMs: e.CART_TTL_SECONDS * 1000,
     cartMaxLineQuantity: e.CART_MAX_LINE_QUANTITY,
     cartMaxLines: e.CART_MAX_LINES,

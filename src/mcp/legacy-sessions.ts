@@ -33,6 +33,8 @@ export interface LegacySessionLayerOptions {
   /** How long a request's server may keep working after its client went away, so the answer lands in the log. */
   maxRequestMs?: number;
   sseKeepAliveMs: number;
+  /** GET streams end with a retry hint after about this long (0 or absent: never); the client resumes. */
+  sseMaxStreamMs?: number;
   /** Per-session state a new session starts from (e.g. the user's last active business). */
   initialSessionState?: (principal: Principal) => Promise<Pick<SessionRecord, 'activeBusinessId'>>;
   /** Infrastructure failures a tool turned into a tool result are re-raised through this. */
@@ -88,6 +90,7 @@ export class LegacySessionLayer {
       userFeed: (onMessage) => this.opts.userEvents.subscribe(record.principal.uid, (n) => onMessage({ jsonrpc: '2.0', ...n }), record.id),
       ...(resume ? { afterEntryId: resume.entryId } : {}),
       keepAliveMs: this.opts.sseKeepAliveMs,
+      ...(this.opts.sseMaxStreamMs ? { maxStreamMs: this.opts.sseMaxStreamMs } : {}),
       retryMs: 1000,
       stillAlive: async () => (await sessions.touch(record.id)) !== null,
       onClose: () => this.streams.delete(stream),

@@ -42,6 +42,11 @@ export class ModernLayer {
     return response;
   }
 
+  /** Ends every `subscriptions/listen` stream this instance holds (shutdown); clients listen again elsewhere. */
+  async closeStreams(): Promise<void> {
+    await Promise.all([...this.listeners].map((h) => h.close().catch(() => {})));
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.handler, ...this.listeners].map((h) => h.close().catch(() => {})));
   }

@@ -13,6 +13,13 @@ export interface SessionStreamOptions {
   /** Extra live messages for the standalone stream, delivered without ids (they are not in the session's log). */
   userFeed?: (onMessage: (message: Record<string, unknown>) => void) => Promise<() => Promise<void>>;
   keepAliveMs: number;
+  /**
+   * End the stream after about this long (0 or absent: never), with a retry hint: the client reconnects with
+   * Last-Event-ID, through the balancer, maybe to another instance, and misses nothing. Bounds how long one idle
+   * listener holds a connection (a Cloud Run concurrency slot) on one instance. Jittered down by up to 10 % so
+   * streams opened together do not all reconnect together.
+   */
+  maxStreamMs?: number;
   /** Milliseconds a client should wait before reconnecting (sent as the SSE `retry` field). */
   retryMs: number;
   /** Called on every keep-alive tick; resolving false ends the stream (the session expired or was deleted). */
@@ -40,6 +47,7 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let lifetime: NodeJS.Timeout | undefined;
   // Set once subscribed; `end` may run before that (a close message racing the subscription).
   const subscription: { unsubscribe?: () => Promise<void>; feed?: () => Promise<void> } = {};
   const isPostStream = opts.streamId !== STANDALONE_STREAM;
@@ -58,7 +66,14 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   const end = () => {
     if (closed) return;
     closed = true;
+    try {
+      // Said again at the end, so a client that missed the priming event still waits before resuming.
+      controller.enqueue(encoder.encode(`retry: ${opts.retryMs}\n\n`));
+    } catch {
+      // the consumer is gone
+    }
     if (timer) clearInterval(timer);
+    if (lifetime) clearTimeout(lifetime);
     void subscription.unsubscribe?.().catch(() => {});
     void subscription.feed?.().catch(() => {});
     try {
@@ -137,6 +152,10 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
       );
     }, opts.keepAliveMs);
     timer.unref();
+  }
+  if (opts.maxStreamMs && opts.maxStreamMs > 0 && !closed) {
+    lifetime = setTimeout(end, Math.round(opts.maxStreamMs * (0.9 + Math.random() * 0.1)));
+    lifetime.unref();
   }
 
   const response = new Response(body, {
