@@ -23,6 +23,11 @@ Commands:
                                          create an API key; prints only the key (use --json for details)
   apikey list [--user <uid>] [--json]    list keys (never their secrets)
   apikey revoke <keyId>                  revoke a key at once
+  tools [--url URL] [--key KEY] [--json] list the server's tools and their arguments (an MCP client)
+  call <tool> [--args JSON] [--url URL] [--key KEY] [--json]
+                                         call one tool and print its text (--json: its structured result);
+                                         --url defaults to http://localhost:$PORT/mcp, --key to
+                                         $FLOWPOS_API_KEY or the demo key in $FLOWPOS_DATA_DIR
 
 Configuration is read from the environment; see README.md.`;
 
@@ -34,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
+  // Clients of a running server: they need no server configuration (and must work where it would not load).
+  if (command === 'tools' || command === 'call') return (await import('./client-cli.js')).clientCommand(command, rest);
   const config = loadConfig();
   switch (command) {
     case 'serve':

@@ -3,18 +3,21 @@ import { AppError } from '../errors.js';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** "example.com:4000" → "example.com", "[::1]:4000" → "[::1]". */
+/**
+ * "example.com:4000" → "example.com", "[::1]:4000" → "[::1]". Anything after the name but a port is kept, so
+ * "[::1].evil.example" stays itself (and matches no allowed name) instead of passing as "[::1]".
+ */
 function hostname(hostHeader: string): string {
   const h = hostHeader.trim().toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.lastIndexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const match = /^(\[[^\]]*\]|[^:[\]]*)(:\d*)?$/.exec(h);
+  return match ? match[1]! : h;
 }
 
 export function isLoopbackOrigin(origin: string): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && (LOOPBACK.has(u.hostname) || u.hostname.startsWith('127.'));
+    // An IPv4 literal in 127/8, not any name that merely starts with "127." (127.0.0.1.evil.example is a real domain).
+    return (u.protocol === 'http:' || u.protocol === 'https:') && (LOOPBACK.has(u.hostname) || /^127(\.\d{1,3}){3}$/.test(u.hostname));
   } catch {
     return false;
   }

@@ -16,11 +16,16 @@ export interface FailureSink {
   failures: unknown[];
 }
 
+/** The media types an Accept header lists, parameters dropped ("application/json-seq" is not "application/json"). */
+function acceptedTypes(headers: Headers): Set<string> {
+  return new Set((headers.get('accept') ?? '').split(',').map((range) => range.split(';')[0]!.trim().toLowerCase()));
+}
+
 export function acceptsBoth(headers: Headers): boolean {
-  const accept = headers.get('accept') ?? '';
-  return accept.includes('application/json') && accept.includes('text/event-stream');
+  const types = acceptedTypes(headers);
+  return types.has('application/json') && types.has('text/event-stream');
 }
 
 export function acceptsEventStream(headers: Headers): boolean {
-  return (headers.get('accept') ?? '').includes('text/event-stream');
+  return acceptedTypes(headers).has('text/event-stream');
 }
