@@ -160,7 +160,7 @@ async function withClient<T>(target: Target, fn: (client: Client) => Promise<T>)
 }
 
 async function listAllTools(client: Client) {
-  const tools: Awaited<ReturnType<Client['listTools']>>['tools'] = [];
+  const tools: ListedTool[] = [];
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : {});
@@ -170,14 +170,17 @@ async function listAllTools(client: Client) {
   return tools;
 }
 
-function formatTools(tools: { name: string; title?: string; description?: string; inputSchema: JsonSchemaish; annotations?: { readOnlyHint?: boolean } }[], url: URL): string {
+type ListedTool = Awaited<ReturnType<Client['listTools']>>['tools'][number];
+
+function formatTools(tools: ListedTool[], url: URL): string {
   const lines = [`${tools.length} tool${tools.length === 1 ? '' : 's'} at ${url.href}`, ''];
   for (const t of [...tools].sort((a, b) => a.name.localeCompare(b.name))) {
     lines.push(`${t.name}${t.annotations?.readOnlyHint ? '  (read-only)' : ''}`);
     const summary = (t.description ?? t.title ?? '').split('\n')[0]?.trim();
     if (summary) lines.push(`    ${summary}`);
-    const props = Object.entries(t.inputSchema.properties ?? {});
-    const required = new Set(t.inputSchema.required ?? []);
+    const input = t.inputSchema as JsonSchemaish;
+    const props = Object.entries(input.properties ?? {});
+    const required = new Set(input.required ?? []);
     for (const [name, schema] of props) {
       const flag = required.has(name) ? 'required' : 'optional';
       lines.push(`    --args ${name}: ${typeName(schema)}, ${flag}${schema.description ? ` — ${schema.description.split('\n')[0]}` : ''}`);
