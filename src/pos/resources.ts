@@ -1,7 +1,9 @@
-import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
+import { ResourceNotFoundError, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
+import type * as z from 'zod';
 import { ToolError } from '../errors.js';
 import type { McpCallContext } from '../mcp/call-context.js';
 import type { PosActor, PosService } from './pos-service.js';
+import { CartId, OrderId, Sku } from './schemas.js';
 import { cartText, orderOut, productOut } from './tools.js';
 
 const JSON_MIME = 'application/json';
@@ -15,9 +17,23 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
   const json = (uri: URL, value: unknown, text?: string) => ({
     contents: [{ uri: uri.href, mimeType: JSON_MIME, text: JSON.stringify(value) }, ...(text ? [{ uri: uri.href, mimeType: 'text/plain', text }] : [])],
   });
-  const notFound = (err: unknown) => {
-    if (err instanceof ToolError) throw new Error(err.message);
-    throw err;
+  // A refusal reads as "not found". Anything else is an outage (the failure sink turns it into the request's
+  // 503) or a bug; its own message may quote internals (a database error, an address), so it is not passed on.
+  const failed = (uri: URL) => (err: unknown): never => {
+    if (err instanceof ToolError) throw new ResourceNotFoundError(uri.href, err.message);
+    call.sink.failures.push(err);
+    throw new Error('Internal error; nothing was changed.');
+  };
+  // Template variables obey the same rules as the tools' arguments, so a hostile URI never reaches a query or a key.
+  const param = (uri: URL, schema: z.ZodString, value: unknown): string => {
+    let decoded: string | undefined;
+    try {
+      decoded = decodeURIComponent(String(value));
+    } catch {
+      decoded = undefined;
+    }
+    if (decoded === undefined || !schema.safeParse(decoded).success) throw new ResourceNotFoundError(uri.href, 'No such resource: the URI is malformed.');
+    return decoded;
   };
 
   server.registerResource(
@@ -33,7 +49,7 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
     }),
     { title: 'Product', description: 'A product of the active business, by SKU', mimeType: JSON_MIME },
     async (uri, { sku }) => {
-      const { product } = await pos.getProduct(actor, decodeURIComponent(String(sku))).catch(notFound);
+      const { product } = await pos.getProduct(actor, param(uri, Sku, sku)).catch(failed(uri));
       return json(uri, productOut(product));
     },
   );
@@ -45,7 +61,7 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
     }),
     { title: 'Cart', description: 'One of your carts in the active business ("default" is the current one)', mimeType: JSON_MIME },
     async (uri, { cart_id }) => {
-      const cart = await pos.viewCart(actor, String(cart_id)).catch(notFound);
+      const cart = await pos.viewCart(actor, param(uri, CartId, cart_id)).catch(failed(uri));
       return json(uri, cart, cartText(cart));
     },
   );
@@ -54,6 +70,6 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
     'order',
     new ResourceTemplate('pos://orders/{order_id}', { list: undefined }),
     { title: 'Order', description: 'One of your orders', mimeType: JSON_MIME },
-    async (uri, { order_id }) => json(uri, orderOut(await pos.getOrder(actor, String(order_id)).catch(notFound))),
+    async (uri, { order_id }) => json(uri, orderOut(await pos.getOrder(actor, param(uri, OrderId, order_id)).catch(failed(uri)))),
   );
 }

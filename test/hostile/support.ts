@@ -40,8 +40,11 @@ export interface Snapshot {
   sessions?: never;
 }
 
+/** Per-user rate limits are off unless a test turns them on: the battery sends hundreds of requests as one user. */
+export const NO_RATE_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_WRITES_PER_MINUTE: '0' };
+
 export async function startBench(env: Record<string, string> = {}): Promise<Bench> {
-  const it = await startInstances({ count: 2, env });
+  const it = await startInstances({ count: 2, env: { ...NO_RATE_LIMITS, ...env } });
   let db: Db | undefined;
   try {
     const urls = it.urls as [string, string];
@@ -105,7 +108,8 @@ export async function assertAlive(urls: readonly string[]): Promise<void> {
 /** POST /mcp bounded by REQUEST_TIMEOUT_MS; a hang fails the case with its description. */
 export async function postBounded(url: string, body: string | Uint8Array, headers: Record<string, string>, what: string): Promise<RpcResponse> {
   try {
-    const res = await fetch(`${url}/mcp`, { method: 'POST', headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const payload: string | Uint8Array<ArrayBuffer> = typeof body === 'string' ? body : new Uint8Array(body);
+    const res = await fetch(`${url}/mcp`, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     return await read(res);
   } catch (err) {
     throw new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms (${err instanceof Error ? err.message : String(err)})`, { cause: err });
