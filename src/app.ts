@@ -1,6 +1,5 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { ApiKeyAuthenticator } from './auth/api-key-auth.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { type Config, MCP_PATH } from './config.js';
@@ -11,6 +10,10 @@ import { seedDemo } from './db/seed.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { isLoopbackOrigin } from './http/guards.js';
 import { healthRoutes } from './http/health-routes.js';
+import { createLogger } from './http/logger.js';
+import { installMetrics, Metrics, metricsRoutes } from './http/metrics.js';
+import { installRequestLog } from './http/request-log.js';
+import { installTracing, Tracing } from './http/tracing.js';
 import { firstInfraFailure, infraError } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
 import { drainHttp } from './http/shutdown.js';
@@ -21,7 +24,10 @@ import { UserEvents } from './mcp/user-events.js';
 import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
 import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
+import { toolDefinitions } from './pos/tool-definitions.js';
 import { createStores } from './state/stores.js';
+import type { DestinationStream } from 'pino';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export type Stores = Awaited<ReturnType<typeof createStores>>;
 
@@ -42,12 +48,21 @@ export interface FlowposServer {
 
 const MEMBERSHIP_CACHE_MS = 5_000;
 
+/** What a caller may swap in besides Config (tests: where log lines go, where spans go). */
+export interface FlowposServerOptions {
+  /** Destination of the JSON log lines; stdout by default. */
+  logStream?: DestinationStream;
+  /** Receives every finished span, whether or not OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing is on with it). */
+  spanExporter?: SpanExporter;
+}
+
 /** The composition root: every adapter is chosen here from Config, and nowhere else. */
-export async function createFlowposServer(config: Config): Promise<FlowposServer> {
-  const logger: FastifyBaseLogger = pino({
-    level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.authorization', '*.apiKey', '*.token'], censor: '[redacted]' },
-  });
+export async function createFlowposServer(config: Config, options: FlowposServerOptions = {}): Promise<FlowposServer> {
+  const logger: FastifyBaseLogger = createLogger({ level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) });
+  const { observability } = config;
+  const metrics: Metrics | undefined = observability.metricsEnabled
+    ? new Metrics({ knownTools: Object.keys(toolDefinitions(config.cartMaxLineQuantity)), openStreams: (): number => legacy.openStreams })
+    : undefined;
   const db = await openDb({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, poolMax: config.dbPoolMax });
   try {
     if (config.migrateOnStart) await migrate(db);
@@ -65,7 +80,10 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     maxLineQuantity: config.cartMaxLineQuantity,
     maxLines: config.cartMaxLines,
     preferenceTtlMs: 30 * 86_400_000,
-    onRedisError: (err) => logger.warn({ err: err.message }, 'redis connection problem'),
+    onRedisError: (err) => {
+      metrics?.onRedisConnectionError();
+      logger.warn({ err: err.message }, 'redis connection problem');
+    },
     onBusSubscriberError: (err) => logger.error({ err }, 'session bus subscriber failed'),
   }).catch(async (err: unknown) => {
     await db.close().catch(() => {});
@@ -107,6 +125,7 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
       return activeBusinessId ? { activeBusinessId } : {};
     },
     toFailure: firstInfraFailure,
+    ...(metrics ? { metrics } : {}),
   });
   const modern = new ModernLayer({
     factory,
@@ -131,20 +150,18 @@ export async function createFlowposServer(config: Config): Promise<FlowposServer
     exposedHeaders: ['mcp-session-id', 'www-authenticate', 'mcp-protocol-version', 'retry-after'],
     maxAge: 600,
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.url === '/health') return;
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url.split('?')[0],
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ...(request.mcp ?? {}),
-        ...(request.principal ? { uid: request.principal.uid, credential: request.principal.credentialId } : {}),
-      },
-      'request',
-    );
+  // Request log first: the tracing hooks read the trace it found in the headers and put their span in its place.
+  installRequestLog(app, { ...(observability.googleCloudProject ? { projectId: observability.googleCloudProject } : {}) });
+  const tracing = await Tracing.create({
+    serviceName: observability.serviceName,
+    ...(observability.otlpTracesUrl ? { otlpTracesUrl: observability.otlpTracesUrl } : {}),
+    ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
   });
+  if (tracing) installTracing(app, tracing);
+  if (metrics) {
+    installMetrics(app, metrics);
+    await app.register(metricsRoutes, { metrics, ...(observability.metricsToken ? { token: observability.metricsToken } : {}) });
+  }
   await app.register(healthRoutes, {
     probes: [
       ...(stores.kind === 'redis' ? [{ name: 'redis' as const, ping: () => stores.ping() }] : []),

@@ -48,6 +48,13 @@ const EnvSchema = z.object({
   CART_MAX_LINE_QUANTITY: int(1, 1_000_000).default(999),
   CART_MAX_LINES: int(1, 10_000).default(100),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(5),
+  GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z0-9.:-]{1,100}$/, 'a Google Cloud project id').optional(),
+  METRICS_ENABLED: bool.default(true),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).default('flowpos-mcp'),
+  OTEL_SDK_DISABLED: bool.default(false),
   CHECKOUT_CONFIRM: bool.default(true),
   CHECKOUT_CONFIRM_TIMEOUT_SECONDS: int(5, 3600).default(120),
   DEMO_SEED: bool.optional(),
@@ -95,6 +102,8 @@ export interface Config {
   cartMaxLineQuantity: number;
   cartMaxLines: number;
   apiKeyCacheMs: number;
+  /** Cloud Logging fields, /metrics, OpenTelemetry traces. */
+  observability: ObservabilityConfig;
   /** Ask the person to confirm checkout (elicitation) when the client supports it. */
   checkoutConfirm: boolean;
   checkoutConfirmTimeoutMs: number;
@@ -196,6 +205,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     cartMaxLineQuantity: e.CART_MAX_LINE_QUANTITY,
     cartMaxLines: e.CART_MAX_LINES,
     apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    observability: observabilityConfig(e),
     checkoutConfirm: e.CHECKOUT_CONFIRM,
     checkoutConfirmTimeoutMs: e.CHECKOUT_CONFIRM_TIMEOUT_SECONDS * 1000,
   };
@@ -252,11 +262,34 @@ function clusterNodeUrls(entries: string[], password: string | undefined, tls: b
   return urls.map((u) => u.toString());
 }
 
+export interface ObservabilityConfig {
+  /** GOOGLE_CLOUD_PROJECT: log lines then carry `logging.googleapis.com/trace` for the request's trace. */
+  googleCloudProject?: string;
+  metricsEnabled: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <it>`. */
+  metricsToken?: string;
+  /** Where OTLP/HTTP spans go; tracing is off without it. */
+  otlpTracesUrl?: string;
+  serviceName: string;
+}
+
+function observabilityConfig(e: Env): ObservabilityConfig {
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  const traces = e.OTEL_SDK_DISABLED ? undefined : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base}/v1/traces` : undefined));
+  return {
+    ...(e.GOOGLE_CLOUD_PROJECT ? { googleCloudProject: e.GOOGLE_CLOUD_PROJECT } : {}),
+    metricsEnabled: e.METRICS_ENABLED,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
+    ...(traces ? { otlpTracesUrl: traces } : {}),
+    serviceName: e.OTEL_SERVICE_NAME,
+  };
+}
+
 function valueHint(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const name = String(path[0] ?? '');
   const value = env[name];
   if (value === undefined) return '';
-  return /PASSWORD|SECRET|URL/.test(name) ? ' (value hidden)' : ` (got "${value}")`;
+  return /PASSWORD|SECRET|URL|TOKEN|ENDPOINT/.test(name) ? ' (value hidden)' : ` (got "${value}")`;
 }
 
 export const MCP_PATH = '/mcp';

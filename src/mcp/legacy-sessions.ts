@@ -39,6 +39,16 @@ export interface LegacySessionLayerOptions {
   initialSessionState?: (principal: Principal) => Promise<Pick<SessionRecord, 'activeBusinessId'>>;
   /** Infrastructure failures a tool turned into a tool result are re-raised through this. */
   toFailure: (failures: unknown[]) => AppError | undefined;
+  /** Told about session and stream events, for the metrics. */
+  metrics?: SessionMetrics;
+}
+
+/** What the session layer reports for counting: sessions opened and closed, GET streams opened and what they replayed. */
+export interface SessionMetrics {
+  onSessionOpened(): void;
+  onSessionClosed(): void;
+  /** `resumed`: the client sent Last-Event-ID; `replayed`: events it got from the log. */
+  onStreamOpened(resumed: boolean, replayed: number): void;
 }
 
 const SUPPORTED = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
@@ -96,12 +106,14 @@ export class LegacySessionLayer {
       onClose: () => this.streams.delete(stream),
     });
     this.streams.add(stream);
+    this.opts.metrics?.onStreamOpened(resume !== null, stream.replayed);
     return stream.response;
   }
 
   async delete(req: McpHttpRequest): Promise<Response> {
     const record = await this.loadSession(req);
     await this.opts.sessions.delete(record.id);
+    this.opts.metrics?.onSessionClosed();
     // Streams of this session may be open on other instances; they end when they hear this.
     await this.opts.events.bus.publish(record.id, { kind: 'close' }).catch(() => {});
     return new Response(null, { status: 204 });
@@ -142,6 +154,7 @@ export class LegacySessionLayer {
         ...(initial.activeBusinessId ? { activeBusinessId: initial.activeBusinessId } : {}),
         createdAt: Date.now(),
       });
+      this.opts.metrics?.onSessionOpened();
       const headers = new Headers(response.headers);
       headers.set('mcp-session-id', sessionId);
       return new Response(text, { status: 200, headers });

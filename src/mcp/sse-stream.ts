@@ -31,6 +31,8 @@ export interface OpenStream {
   response: Response;
   /** Ends the stream with a retry hint (shutdown: the client reconnects elsewhere and resumes). */
   end(): void;
+  /** Events replayed from the log when the stream opened (a reconnect with Last-Event-ID). */
+  replayed: number;
 }
 
 function isResponse(message: Record<string, unknown>): boolean {
@@ -54,6 +56,7 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   let lastEntry = opts.afterEntryId;
   let replaying = true;
   const buffered: { entryId: string; message: Record<string, unknown> }[] = [];
+  let replayed = 0;
 
   const write = (chunk: string) => {
     if (closed) return;
@@ -125,7 +128,10 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
   try {
     if (opts.afterEntryId !== undefined) {
       write(`retry: ${opts.retryMs}\n\n`);
-      for (const e of await opts.events.log.readAfter(opts.sessionId, opts.streamId, opts.afterEntryId)) emit(e.id, e.message);
+      for (const e of await opts.events.log.readAfter(opts.sessionId, opts.streamId, opts.afterEntryId)) {
+        if (Object.keys(e.message).length > 0) replayed++;
+        emit(e.id, e.message);
+      }
     } else {
       // The priming event (SEP-1699): an id to resume from even if nothing is ever sent on this stream.
       const entryId = await opts.events.log.append(opts.sessionId, opts.streamId, {});
@@ -167,5 +173,5 @@ export async function openSessionStream(opts: SessionStreamOptions): Promise<Ope
       'mcp-session-id': opts.sessionId,
     },
   });
-  return { response, end };
+  return { response, end, replayed };
 }

@@ -1,4 +1,4 @@
-import { createFlowposServer, type FlowposServer } from '../../src/app.js';
+import { createFlowposServer, type FlowposServer, type FlowposServerOptions } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-key-repo.js';
 import type { Scope } from '../../src/auth/principal.js';
 import { loadConfig } from '../../src/config.js';
@@ -32,6 +32,8 @@ export interface InstancesOptions {
   redisClusterNodes?: string[];
   /** Rewrites the database URL the instances use (e.g. through a proxy that a test can cut). */
   databaseUrlFor?: (url: string) => string;
+  /** What instance `index` gets besides its Config (e.g. a log stream to read, a span exporter). */
+  serverOptions?: (index: number) => FlowposServerOptions;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
     const urls: string[] = [];
     let keys: Instances['keys'] | undefined;
     for (let i = 0; i < count; i++) {
-      const server = await createFlowposServer(loadConfig(env));
+      const server = await createFlowposServer(loadConfig(env), opts.serverOptions?.(i));
       cleanups.unshift(() => server.close());
       if (i === 0) {
         await migrate(server.db);
