@@ -12,6 +12,7 @@ import { isLoopbackOrigin } from './http/guards.js';
 import { healthRoutes } from './http/health-routes.js';
 import { createLogger } from './http/logger.js';
 import { installMetrics, Metrics, metricsRoutes } from './http/metrics.js';
+import { rateLimitCheck } from './http/rate-limit.js';
 import { installRequestLog } from './http/request-log.js';
 import { installTracing, Tracing } from './http/tracing.js';
 import { firstInfraFailure, infraError } from './http/infra-errors.js';
@@ -25,6 +26,7 @@ import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
 import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
 import { toolDefinitions } from './pos/tool-definitions.js';
+import { WRITE_TOOLS } from './pos/write-tools.js';
 import { createStores } from './state/stores.js';
 import type { DestinationStream } from 'pino';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -162,6 +164,12 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     installMetrics(app, metrics);
     await app.register(metricsRoutes, { metrics, ...(observability.metricsToken ? { token: observability.metricsToken } : {}) });
   }
+  const beforeCall = rateLimitCheck({
+    limiter: stores.rateLimiter,
+    ...config.rateLimit,
+    writeTools: WRITE_TOOLS,
+    onLimited: (limit) => metrics?.onRateLimited(limit),
+  });
   await app.register(healthRoutes, {
     probes: [
       ...(stores.kind === 'redis' ? [{ name: 'redis' as const, ping: () => stores.ping() }] : []),
@@ -169,7 +177,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     ],
     isShuttingDown: () => shuttingDown,
   });
-  await app.register(mcpRoutes, { config, authenticator, legacy, modern });
+  await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
 
   let closed: Promise<void> | undefined;
   return {

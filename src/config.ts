@@ -48,6 +48,9 @@ const EnvSchema = z.object({
   CART_MAX_LINE_QUANTITY: int(1, 1_000_000).default(999),
   CART_MAX_LINES: int(1, 10_000).default(100),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(5),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: int(0, 1_000_000).default(600),
+  RATE_LIMIT_WRITES_PER_MINUTE: int(0, 1_000_000).default(120),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
   GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z0-9.:-]{1,100}$/, 'a Google Cloud project id').optional(),
   METRICS_ENABLED: bool.default(true),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
@@ -102,6 +105,8 @@ export interface Config {
   cartMaxLineQuantity: number;
   cartMaxLines: number;
   apiKeyCacheMs: number;
+  /** Per-user limits, counted in Redis across instances (in memory without Redis). A limit of 0 is off. */
+  rateLimit: RateLimitConfig;
   /** Cloud Logging fields, /metrics, OpenTelemetry traces. */
   observability: ObservabilityConfig;
   /** Ask the person to confirm checkout (elicitation) when the client supports it. */
@@ -205,6 +210,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     cartMaxLineQuantity: e.CART_MAX_LINE_QUANTITY,
     cartMaxLines: e.CART_MAX_LINES,
     apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    rateLimit: {
+      requestsPerWindow: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      writesPerWindow: e.RATE_LIMIT_WRITES_PER_MINUTE,
+      windowMs: e.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    },
     observability: observabilityConfig(e),
     checkoutConfirm: e.CHECKOUT_CONFIRM,
     checkoutConfirmTimeoutMs: e.CHECKOUT_CONFIRM_TIMEOUT_SECONDS * 1000,
@@ -260,6 +270,15 @@ function clusterNodeUrls(entries: string[], password: string | undefined, tls: b
     return undefined;
   }
   return urls.map((u) => u.toString());
+}
+
+export interface RateLimitConfig {
+  /** Requests of one user per window, whatever they are. */
+  requestsPerWindow: number;
+  /** Calls of one user to cart-changing tools and checkout per window. */
+  writesPerWindow: number;
+  /** RATE_LIMIT_WINDOW_SECONDS: 60 unless set (hence the variables' PER_MINUTE names). */
+  windowMs: number;
 }
 
 export interface ObservabilityConfig {

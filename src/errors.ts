@@ -76,6 +76,11 @@ export const ERRORS = {
   invalid_token: { status: 401, rpc: JSONRPC.SERVER_ERROR, message: 'Unauthorized: the credential is invalid, expired or revoked.' },
   method_not_allowed: { status: 405, rpc: JSONRPC.SERVER_ERROR, message: 'Method Not Allowed: /mcp accepts POST, GET and DELETE.' },
   not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, message: 'Not Found.' },
+  rate_limited: {
+    status: 429,
+    rpc: JSONRPC.SERVER_ERROR,
+    message: 'Too Many Requests: a rate limit of your user was reached; nothing was done. Retry after the time given in Retry-After (data.retryAfterSeconds).',
+  },
   unavailable_redis: {
     status: 503,
     rpc: JSONRPC.UNAVAILABLE,
@@ -100,6 +105,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     detail?: string,
     readonly headers: Record<string, string> = {},
+    /** Extra machine-readable fields for the JSON-RPC error's `data` (beside `code`). */
+    readonly data: Record<string, unknown> = {},
   ) {
     const entry: CatalogEntry = ERRORS[code];
     super(detail ? `${entry.message} ${detail}` : entry.message);
@@ -110,7 +117,7 @@ export class AppError extends Error {
 }
 
 export function jsonRpcErrorBody(err: AppError, id: unknown = null) {
-  return { jsonrpc: '2.0' as const, id: id ?? null, error: { code: err.rpc, message: err.message, data: { code: err.code } } };
+  return { jsonrpc: '2.0' as const, id: id ?? null, error: { code: err.rpc, message: err.message, data: { ...err.data, code: err.code } } };
 }
 
 /**

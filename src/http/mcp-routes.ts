@@ -14,6 +14,8 @@ export interface McpRoutesOptions {
   authenticator: Authenticator;
   legacy: LegacySessionLayer;
   modern: ModernLayer;
+  /** Runs after authentication and body parsing, before the call is served (the rate limit); throws to refuse. */
+  beforeCall?: (request: FastifyRequest) => Promise<void>;
 }
 
 declare module 'fastify' {
@@ -44,6 +46,14 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
   app.addHook('onRequest', async (request) => {
     checkHostAndOrigin(config, request.headers.host, request.headers.origin);
     request.principal = await authenticator.authenticate(request.headers.authorization);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    // Noted before the check, so a refused call is still logged and counted as what it was.
+    const sessionId = request.headers['mcp-session-id'];
+    request.mcp = { ...(typeof sessionId === 'string' ? { sessionId } : {}) };
+    if (request.method === 'POST') noteCall(request, request.body);
+    await opts.beforeCall?.(request);
   });
 
   const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {

@@ -8,6 +8,7 @@ import type { CartRef } from './cart-store.js';
  * | `<prefix>session:<sessionId>`                   | hash `r` `b` `x` (1)   | min(now + sessionIdleTtlMs, principal.expiresAt); reset by touch | RedisSessionStore    |
  * | `<prefix>cart:{<businessId>:<userId>}:<handle>` | hash `v` `s:<sku>` (2) | cartTtlMs; reset by every change (not by reads or refusals)      | RedisCartStore       |
  * | `<prefix>user:{<userId>}:active_business`       | string: business id    | preferenceTtlMs (30 days in app.ts); reset by every set          | RedisPreferenceStore |
+ * | `<prefix>rl:{<userId>}:<bucket>`                | sorted set (4)         | the bucket's window; reset by every admitted hit                 | RedisRateLimiter     |
  * | `<prefix>bus:session:<sessionId>`               | pub/sub channel (3)    | none: not a key, nothing is stored                               | RedisSessionBus      |
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
@@ -15,6 +16,9 @@ import type { CartRef } from './cart-store.js';
  * (2) `v` = cart version (integer); one field `s:<sku>` per line holding its quantity. The sku sits after a fixed
  *     `s:` so no sku can be mistaken for `v`; hash fields are never keys, so skus need no further encoding.
  * (3) Channels are a separate namespace from keys; the prefix still keeps deployments sharing a server apart.
+ * (4) One member per admitted hit (a random id), scored by the Redis server's clock in µs; `<bucket>` is a fixed
+ *     name (`requests`, `writes`). Every bucket of a user shares the hash tag `{<userId>}`, so one script checks
+ *     and charges several of them in one slot (see rate-limit.lua).
  *
  * Caller-provided parts (business ids, user ids, handles) are percent-encoded: every character outside
  * `[A-Za-z0-9._~-]` (including `%`, `:`, `{`, `}`) becomes `%XX` of its UTF-8 bytes. Encoding is injective, so two
@@ -71,6 +75,8 @@ export interface KeySpace {
   session(sessionId: string): string;
   cart(ref: CartRef): string;
   activeBusiness(userId: string): string;
+  /** A user's rate-limit bucket; all buckets of a user share the hash tag `{<userId>}`. */
+  rateLimit(userId: string, bucket: string): string;
   sessionChannel(sessionId: string): string;
   /** Pub/sub channel for events meant for every session and listener of one user. */
   userChannel(userId: string): string;
@@ -154,6 +160,10 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     },
     activeBusiness(userId) {
       return `${prefix}user:{${encodeKeyPart('user id', userId)}}:active_business`;
+    },
+    rateLimit(userId, bucket) {
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(bucket)) throw new InvalidKeyPartError('rate limit bucket', 'must be 1-32 letters, digits, _ or -');
+      return `${prefix}rl:{${encodeKeyPart('user id', userId)}}:${bucket}`;
     },
     sessionChannel(sessionId) {
       assertSessionId(sessionId);

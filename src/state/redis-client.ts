@@ -155,6 +155,15 @@ function loadScripts() {
       },
       transformReply: rawReply,
     }),
+    // Variable key count (one key per rule): the count is pushed with the keys.
+    rateLimit: defineScript({
+      SCRIPT: readLua('rate-limit'),
+      parseCommand(parser: CommandParser, keys: string[], member: string, ...limitsAndWindows: string[]) {
+        parser.pushKeysLength(keys);
+        parser.push(member, ...limitsAndWindows);
+      },
+      transformReply: rawReply,
+    }),
   };
 }
 

@@ -2,13 +2,16 @@ import type { CartStore } from './cart-store.js';
 import type { EventLog } from './event-log.js';
 import { createKeySpace } from './keys.js';
 import { MemoryEventLog } from './memory-event-log.js';
+import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { MemoryCartStore } from './memory-cart-store.js';
 import { MemoryPreferenceStore } from './memory-preference-store.js';
 import { MemorySessionBus } from './memory-session-bus.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { PreferenceStore } from './preference-store.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { RedisCartStore } from './redis-cart-store.js';
+import { RedisRateLimiter } from './redis-rate-limiter.js';
 import {
   assertShardedPubSub,
   closeRedisClient,
@@ -59,6 +62,8 @@ export interface Stores {
   sessions: SessionStore;
   carts: CartStore;
   preferences: PreferenceStore;
+  /** Rate-limit buckets (shared by every instance when in Redis). */
+  rateLimiter: RateLimiter;
   bus: SessionBus;
   /** The same bus keyed by user id (ids are percent-encoded by the caller): events for all of a user's sessions. */
   userBus: SessionBus;
@@ -82,6 +87,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
   if (!opts.redisUrl && !clusterNodes) {
     const sessions = new MemorySessionStore(sessionOpts);
     const carts = new MemoryCartStore(cartOpts);
+    const rateLimiter = new MemoryRateLimiter();
     const preferences = new MemoryPreferenceStore(preferenceOpts);
     const bus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
     const events = new MemoryEventLog(eventOpts);
@@ -90,6 +96,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
       kind: 'memory',
       sessions,
       carts,
+      rateLimiter,
       preferences,
       bus,
       userBus,
@@ -98,6 +105,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
       close: async () => {
         sessions.close();
         carts.close();
+        rateLimiter.close();
         preferences.close();
         events.close();
         await bus.close();
@@ -143,6 +151,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     kind: 'redis',
     sessions,
     carts,
+    rateLimiter: new RedisRateLimiter(client, keys),
     preferences,
     bus,
     userBus,
