@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResponse } from '@modelcontextprotocol/server';
 import fc from 'fast-check';
 import { baseHeaders } from '../helpers/mcp-http.js';
-import { assertAlive, CaseCounter, legacyHeaders, modernHeaders, postBounded, startBench, type Bench, type Snapshot } from './support.js';
+import { assertAlive, assertEveryKeyExpires, CaseCounter, legacyHeaders, modernHeaders, postBounded, startBench, type Bench, type Snapshot } from './support.js';
 
 /**
  * Property-based fuzzing of whole JSON-RPC bodies, sent alternately to both instances in three contexts (inside a
@@ -169,9 +169,11 @@ describe('fuzzing JSON-RPC bodies', { timeout: 85_000 * SCALE }, () => {
     );
   });
 
-  test('afterwards: both instances answer /health, and nothing changed', async () => {
+  test('afterwards: both instances answer /health, nothing changed, and every Redis key expires', async () => {
     await assertAlive(b.urls);
     assert.deepEqual(await b.snapshot(), before_);
+    const keys = await assertEveryKeyExpires(b);
+    assert.ok(keys > 0, 'the battery left keys to check');
     counter.report(300);
   });
 });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DEMO, DEMO_BUSINESSES } from '../../src/db/seed.js';
 import { toolDefinitions } from '../../src/pos/tool-definitions.js';
 import type { RpcResponse } from '../helpers/mcp-http.js';
-import { assertAlive, CaseCounter, COFFEE, legacyHeaders, MODERN_META, modernHeaders, postBounded, SNAPSHOT_CARTS, startBench, type Bench, type Snapshot } from './support.js';
+import { assertAlive, assertEveryKeyExpires, CaseCounter, COFFEE, legacyHeaders, MODERN_META, modernHeaders, postBounded, SNAPSHOT_CARTS, startBench, type Bench, type Snapshot } from './support.js';
 
 /**
  * Every tool, every argument: property-based fuzzing with arbitrary values for each field (wrong types, out of
@@ -270,9 +270,11 @@ describe('fuzzing tool arguments, every tool, every field', { timeout: 85_000 * 
     assert.equal(JSON.parse(own.body.result.contents[0].text).lines.length, 2);
   });
 
-  test('afterwards: both instances answer /health, and nothing changed', async () => {
+  test('afterwards: both instances answer /health, nothing changed, and every Redis key expires', async () => {
     await assertAlive(b.urls);
     assert.deepEqual(await b.snapshot(), before_);
+    const keys = await assertEveryKeyExpires(b);
+    assert.ok(keys > 0, 'the battery left keys to check');
     counter.report(450);
   });
 });

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { baseHeaders, LEGACY_VERSION, MODERN_VERSION } from '../helpers/mcp-http.js';
 import {
   assertAlive,
+  assertEveryKeyExpires,
   CaseCounter,
   head,
   legacyHeaders,
@@ -380,9 +381,11 @@ describe('hostile input at the HTTP edge', { timeout: 85_000 }, () => {
     assert.deepEqual(failures, []);
   });
 
-  test('afterwards: both instances answer /health, and nothing changed', async () => {
+  test('afterwards: both instances answer /health, nothing changed, and every Redis key expires', async () => {
     await assertAlive(b.urls);
     assert.deepEqual(await b.snapshot(), before_);
+    const keys = await assertEveryKeyExpires(b);
+    assert.ok(keys > 0, 'the battery left keys to check');
     counter.report(250);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { createClient } from 'redis';
 import { DEMO } from '../../src/db/seed.js';
 import type { Db } from '../../src/db/db.js';
 import { openSharedDb, startInstances, type Instances } from '../helpers/instances.js';
@@ -94,6 +95,34 @@ export async function startBench(env: Record<string, string> = {}): Promise<Benc
     await db?.close().catch(() => {});
     await it.stop();
     throw err;
+  }
+}
+
+/**
+ * Every key under the instances' prefix expires on its own (SCAN, then PTTL > 0 for each): nothing a hostile
+ * request made can pile up in Redis forever. Returns how many keys were checked.
+ */
+export async function assertEveryKeyExpires(bench: Pick<Bench, 'it'>): Promise<number> {
+  const { redis } = bench.it;
+  assert.ok(redis, 'the bench runs on a Redis it started');
+  const client = createClient({ url: redis.url, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const pattern = `${redis.keyPrefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    const without: string[] = [];
+    let checked = 0;
+    for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+      for (const key of batch) {
+        checked++;
+        const pttl = await client.pTTL(key);
+        if (!(pttl > 0)) without.push(`${key} (PTTL ${pttl})`);
+      }
+    }
+    assert.deepEqual(without, [], 'every Redis key has a TTL');
+    return checked;
+  } finally {
+    await client.close();
   }
 }
 
