@@ -79,7 +79,7 @@ export const ERRORS = {
   rate_limited: {
     status: 429,
     rpc: JSONRPC.SERVER_ERROR,
-    message: 'Too Many Requests: a rate limit of your user was reached; nothing was done. Retry after the time given in Retry-After (data.retryAfterSeconds).',
+    message: 'Too Many Requests: a rate limit of your user was reached; nothing was done.',
   },
   unavailable_redis: {
     status: 503,

@@ -51,8 +51,13 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
   app.addHook('preHandler', async (request) => {
     // Noted before the check, so a refused call is still logged and counted as what it was.
     const sessionId = request.headers['mcp-session-id'];
+    const body = request.body;
     request.mcp = { ...(typeof sessionId === 'string' ? { sessionId } : {}) };
-    if (request.method === 'POST') noteCall(request, request.body);
+    if (request.method !== 'POST') request.mcp.era = 'legacy';
+    else if (body !== undefined) {
+      noteCall(request, body);
+      request.mcp.era = Array.isArray(body) ? 'legacy' : classify(request, body);
+    }
     await opts.beforeCall?.(request);
   });
 
@@ -66,8 +71,6 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
       if (value === undefined) continue;
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const sessionId = request.headers['mcp-session-id'];
-    request.mcp = { ...(typeof sessionId === 'string' ? { sessionId } : {}) };
     return {
       method: request.method,
       url: `${config.publicUrl}${MCP_PATH}`,
@@ -82,22 +85,18 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
     const req = toMcp(request, reply);
     const body = request.body;
     if (body === undefined) throw new AppError('parse_error', 'The body is empty.');
-    noteCall(request, body);
-    const era = Array.isArray(body) ? 'legacy' : classify(request, body);
-    request.mcp!.era = era;
+    const era = request.mcp!.era ?? 'legacy';
     const response = era === 'legacy' ? await legacy.post(req) : await modern.post(req);
     return sendWeb(reply, response);
   });
 
   app.get(MCP_PATH, async (request, reply) => {
     const req = toMcp(request, reply);
-    request.mcp!.era = 'legacy';
     return sendWeb(reply, await legacy.get(req));
   });
 
   app.delete(MCP_PATH, async (request, reply) => {
     const req = toMcp(request, reply);
-    request.mcp!.era = 'legacy';
     return sendWeb(reply, await legacy.delete(req));
   });
 }

@@ -42,8 +42,8 @@ export function rateLimitCheck(policy: RateLimitPolicy): ((request: FastifyReque
     policy.onLimited?.(limit);
     const detail =
       limit === 'writes'
-        ? `At most ${writesPerWindow} cart changes and checkouts per ${window}; this call was not made. Retry in ${retryAfterSeconds} s.`
-        : `At most ${requestsPerWindow} requests per ${window}. Retry in ${retryAfterSeconds} s.`;
+        ? `At most ${writesPerWindow} cart changes and checkouts per ${window}; this call was not made. Retry in ${retryAfterSeconds} s (Retry-After, data.retryAfterSeconds).`
+        : `At most ${requestsPerWindow} requests per ${window}. Retry in ${retryAfterSeconds} s (Retry-After, data.retryAfterSeconds).`;
     throw new AppError('rate_limited', detail, { 'retry-after': String(retryAfterSeconds) }, { limit, retryAfterSeconds });
   };
 }

@@ -75,7 +75,10 @@ describe('rate limits across instances', () => {
     const limited = [...logs[0]!.requests(), ...logs[1]!.requests()].filter((l) => l.httpRequest.status === 429);
     assert.equal(limited.length, 2);
     assert.ok(limited.every((l) => l.error === 'rate_limited' && l.principal?.uid?.startsWith('rl-')));
-    assert.ok(limited.some((l) => l.mcp?.method === 'tools/call' && l.mcp?.tool === 'list_businesses'), 'a refused call is logged as the call it was');
+    assert.ok(
+      limited.some((l) => l.mcp?.method === 'tools/call' && l.mcp?.tool === 'list_businesses' && l.mcp?.era === 'modern'),
+      'a refused call is logged as the call it was',
+    );
   });
 
   test('write tools have their own, smaller limit: the refused call changes nothing and says when to retry', async () => {
