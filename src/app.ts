@@ -2,6 +2,9 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApiKeyAuthenticator } from './auth/api-key-auth.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { createOAuth } from './auth/oauth.js';
+import { resourceMetadataUrl } from './auth/oauth-metadata.js';
+import { ALL_SCOPES } from './auth/principal.js';
 import { type Config, MCP_PATH } from './config.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
@@ -17,6 +20,7 @@ import { installRequestLog } from './http/request-log.js';
 import { installTracing, Tracing } from './http/tracing.js';
 import { firstInfraFailure, infraError } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
+import { oauthRoutes } from './http/oauth-routes.js';
 import { drainHttp } from './http/shutdown.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
@@ -103,7 +107,8 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   });
 
   const apiKeys = new ApiKeyAuthenticator(db, { cacheMs: config.apiKeyCacheMs });
-  const authenticator = createAuthenticator(apiKeys);
+  const oauth = createOAuth(config, db, stores.revocations);
+  const authenticator = createAuthenticator(apiKeys, oauth.accessTokens);
   const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
   const factory = createPosServerFactory(pos, {
     maxLineQuantity: config.cartMaxLineQuantity,
@@ -140,7 +145,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   });
 
   let shuttingDown = false;
-  installErrorHandling(app);
+  installErrorHandling(app, { resourceMetadataUrl: resourceMetadataUrl(config.publicUrl), scopes: ALL_SCOPES });
   // Requests still running when shutdown began are answered, and their connections closed after them.
   app.addHook('onSend', async (_request, reply) => {
     if (shuttingDown) reply.header('connection', 'close');
@@ -178,6 +183,9 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     isShuttingDown: () => shuttingDown,
   });
   await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
+  // Public by design (discovery and the token endpoint are how a client gets a credential); its own plugin, so the
+  // /mcp gate above never applies to it.
+  await app.register(oauthRoutes, { config, exchange: oauth.exchange });
 
   let closed: Promise<void> | undefined;
   return {

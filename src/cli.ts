@@ -28,6 +28,9 @@ Commands:
                                          call one tool and print its text (--json: its structured result);
                                          --url defaults to http://localhost:$PORT/mcp, --key to
                                          $FLOWPOS_API_KEY or the demo key in $FLOWPOS_DATA_DIR
+  verify --url URL (--id-token T | --api-key K) [--redis-url U]
+                                         run the deployment checklist against a running server: one
+                                         ✓/✗ line per check, exit 0 only if all pass (docs/auth.md)
 
 Configuration is read from the environment; see README.md.`;
 
@@ -41,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Clients of a running server: they need no server configuration (and must work where it would not load).
   if (command === 'tools' || command === 'call') return (await import('./client-cli.js')).clientCommand(command, rest);
+  if (command === 'verify') return (await import('./cli/verify.js')).verifyCommand(rest);
   const config = loadConfig();
   switch (command) {
     case 'serve':

@@ -12,6 +12,9 @@ const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
+/** Google's public keys for Firebase ID tokens, as a JWKS. */
+export const GOOGLE_SECURETOKEN_JWKS_URL = 'https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com';
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(4000),
@@ -61,6 +64,13 @@ const EnvSchema = z.object({
   CHECKOUT_CONFIRM: bool.default(true),
   CHECKOUT_CONFIRM_TIMEOUT_SECONDS: int(5, 3600).default(120),
   DEMO_SEED: bool.optional(),
+
+  FIREBASE_PROJECT_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'a Firebase project id: lower-case letters, digits and -').optional(),
+  FIREBASE_JWKS_URL: z.url({ protocol: /^https?$/ }).default(GOOGLE_SECURETOKEN_JWKS_URL),
+  FIREBASE_AUTH_EMULATOR_HOST: z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/, 'host:port of the Firebase Auth Emulator').optional(),
+  MCP_TOKEN_SECRET: z.string().min(32, 'at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  MCP_TOKEN_SECRET_PREVIOUS: z.string().min(32, 'at least 32 characters').optional(),
+  MCP_TOKEN_TTL_SECONDS: int(60, 30 * 86400).default(86400),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -112,6 +122,8 @@ export interface Config {
   /** Ask the person to confirm checkout (elicitation) when the client supports it. */
   checkoutConfirm: boolean;
   checkoutConfirmTimeoutMs: number;
+  /** OAuth V2 (docs/auth.md): Firebase ID tokens exchanged for access tokens this server signs. */
+  oauth: OAuthConfig;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +194,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     e.MCP_ALLOWED_HOSTS?.map((h) => h.toLowerCase()) ?? (knowsItsName ? [...new Set([publicHostname, ...LOOPBACK_HOSTS])] : null);
   const allowedOrigins: string[] | null = e.MCP_ALLOWED_ORIGINS ?? (knowsItsName ? [publicOrigin] : null);
 
+  const oauth = oauthConfig(e, production, problems);
+
   if (problems.length) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
@@ -218,6 +232,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     observability: observabilityConfig(e),
     checkoutConfirm: e.CHECKOUT_CONFIRM,
     checkoutConfirmTimeoutMs: e.CHECKOUT_CONFIRM_TIMEOUT_SECONDS * 1000,
+    oauth,
   };
 }
 
@@ -312,3 +327,34 @@ function valueHint(env: Record<string, string | undefined>, path: PropertyKey[])
 }
 
 export const MCP_PATH = '/mcp';
+
+export interface OAuthConfig {
+  /** Token exchange is on only with it: ID tokens must carry `aud` = this and `iss` = securetoken.google.com/<it>. */
+  firebaseProjectId?: string;
+  firebaseJwksUrl: string;
+  /** Set: unsigned Auth Emulator tokens are accepted. Refused under NODE_ENV=production. */
+  firebaseEmulatorHost?: string;
+  /** Signs access tokens (HS256); required with firebaseProjectId. */
+  tokenSecret?: string;
+  /** The secret before the last rotation: still verifies, never signs. */
+  tokenSecretPrevious?: string;
+  tokenTtlSeconds: number;
+}
+
+function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConfig {
+  if (e.FIREBASE_AUTH_EMULATOR_HOST && production) {
+    problems.push('FIREBASE_AUTH_EMULATOR_HOST: must not be set when NODE_ENV=production; it makes the server accept unsigned ID tokens');
+  }
+  if (e.FIREBASE_PROJECT_ID && !e.MCP_TOKEN_SECRET) {
+    problems.push('MCP_TOKEN_SECRET: required when FIREBASE_PROJECT_ID is set (it signs the access tokens); at least 32 random characters');
+  }
+  if (e.MCP_TOKEN_SECRET_PREVIOUS && !e.MCP_TOKEN_SECRET) problems.push('MCP_TOKEN_SECRET_PREVIOUS: set MCP_TOKEN_SECRET too (the previous secret only verifies)');
+  return {
+    ...(e.FIREBASE_PROJECT_ID ? { firebaseProjectId: e.FIREBASE_PROJECT_ID } : {}),
+    firebaseJwksUrl: e.FIREBASE_JWKS_URL,
+    ...(e.FIREBASE_AUTH_EMULATOR_HOST ? { firebaseEmulatorHost: e.FIREBASE_AUTH_EMULATOR_HOST } : {}),
+    ...(e.MCP_TOKEN_SECRET ? { tokenSecret: e.MCP_TOKEN_SECRET } : {}),
+    ...(e.MCP_TOKEN_SECRET_PREVIOUS ? { tokenSecretPrevious: e.MCP_TOKEN_SECRET_PREVIOUS } : {}),
+    tokenTtlSeconds: e.MCP_TOKEN_TTL_SECONDS,
+  };
+}

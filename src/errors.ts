@@ -152,3 +152,62 @@ export class ToolError extends Error {
     this.name = 'ToolError';
   }
 }
+
+/**
+ * Refusals of the OAuth endpoints (POST /mcp/token, POST /mcp/token/revoke). They leave as RFC 6749 §5.2 JSON,
+ * `{"error", "error_description"}`, because OAuth clients read those fields, not JSON-RPC. The key is our stable
+ * code; `error` is the registered OAuth code it is sent as.
+ */
+export const OAUTH_ERRORS = {
+  invalid_request: { status: 400, error: 'invalid_request', description: 'The request is missing a required parameter or is malformed.' },
+  unsupported_media_type: {
+    status: 400,
+    error: 'invalid_request',
+    description: 'Send the parameters as application/x-www-form-urlencoded (or a JSON object).',
+  },
+  payload_too_large: { status: 413, error: 'invalid_request', description: 'The request body is too large.' },
+  unsupported_grant_type: {
+    status: 400,
+    error: 'unsupported_grant_type',
+    description: 'Only grant_type=urn:ietf:params:oauth:grant-type:token-exchange is supported.',
+  },
+  token_exchange_disabled: {
+    status: 400,
+    error: 'unsupported_grant_type',
+    description: 'Token exchange is not enabled on this server (FIREBASE_PROJECT_ID is not set); authenticate with an API key instead.',
+  },
+  invalid_grant: { status: 400, error: 'invalid_grant', description: 'The subject token is invalid, expired, or not issued for this Firebase project.' },
+  invalid_target: { status: 400, error: 'invalid_target', description: "resource (and audience) must be this server's MCP URL." },
+  invalid_scope: { status: 400, error: 'invalid_scope', description: 'Unknown scope; this server offers pos:read and pos:write.' },
+  unsupported_token_type: {
+    status: 400,
+    error: 'unsupported_token_type',
+    description: 'API keys are not revoked here; run `flowpos-mcp apikey revoke <keyId>`.',
+  },
+  forbidden: { status: 403, error: 'invalid_request', description: 'Forbidden.' },
+  temporarily_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'A backing service is unavailable; retry shortly.' },
+  server_error: { status: 500, error: 'server_error', description: 'Internal error.' },
+} as const satisfies Record<string, { status: number; error: string; description: string }>;
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;
+
+export class OAuthEndpointError extends Error {
+  readonly status: number;
+  readonly error: string;
+  constructor(
+    readonly code: OAuthErrorCode,
+    /** Replaces the catalog's description: say exactly what was wrong and what to send instead. */
+    description?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    const entry = OAUTH_ERRORS[code];
+    super(description ?? entry.description);
+    this.name = 'OAuthEndpointError';
+    this.status = entry.status;
+    this.error = entry.error;
+  }
+}
+
+export function oauthErrorBody(err: OAuthEndpointError) {
+  return { error: err.error, error_description: err.message };
+}

@@ -12,6 +12,8 @@ export interface Principal {
   credentialId: string;
   /** Epoch ms when the credential stops being valid, if it expires. */
   expiresAt?: number;
+  /** Access tokens: the RFC 8707 resource (MCP URL) the token was issued for; scope challenges point at its metadata. */
+  resource?: string;
 }
 
 export function hasScope(principal: Principal, scope: Scope): boolean {

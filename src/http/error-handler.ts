@@ -4,11 +4,24 @@ import { infraError } from './infra-errors.js';
 
 const REALM = 'Bearer realm="flowpos-mcp"';
 
+export interface ErrorHandlingOptions {
+  /**
+   * RFC 9728 metadata URL of /mcp. With it, a 401 challenges as MCP clients expect (they discover the authorization
+   * server from it): `Bearer resource_metadata="…", scope="…"`, plus `error="invalid_token"` when a credential was sent.
+   */
+  resourceMetadataUrl?: string;
+  /** The scopes to ask for in that challenge. */
+  scopes?: readonly string[];
+}
+
 /**
  * Every refusal leaves as a precise status with a JSON-RPC error body (MCP clients read the body), and
  * every unexpected error as a logged 500 that names nothing internal.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, opts: ErrorHandlingOptions = {}): void {
+  const challenge = opts.resourceMetadataUrl
+    ? `Bearer resource_metadata="${opts.resourceMetadataUrl}", scope="${(opts.scopes ?? []).join(' ')}"`
+    : REALM;
   app.setErrorHandler((error: FastifyError | AppError | Error, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500 && appError.code === 'internal') {
@@ -19,7 +32,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     for (const [name, value] of Object.entries(appError.headers)) reply.header(name, value);
     if (appError.status === 401) {
       const sent = request.headers.authorization !== undefined;
-      reply.header('www-authenticate', sent ? `${REALM}, error="invalid_token"` : REALM);
+      reply.header('www-authenticate', sent ? `${challenge}, error="invalid_token"` : challenge);
     }
     const id = idOf(request.body);
     return reply.code(appError.status).type('application/json').send(jsonRpcErrorBody(appError, id));

@@ -268,6 +268,8 @@ export function authInfoFor(principal: Principal, sink: FailureSink) {
     scopes: [...principal.scopes],
     // The SDK's bearer gate insists on an expiry; credentials without one are checked per request anyway.
     expiresAt: Math.floor((principal.expiresAt ?? Date.now() + 3600_000) / 1000),
+    // The SDK's insufficient_scope challenge derives its resource_metadata URL from this.
+    ...(principal.resource ? { resource: new URL(principal.resource) } : {}),
     extra: { principal, sink },
   };
 }

@@ -1,10 +1,23 @@
 import * as z from 'zod';
-import type { StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import type { ScopeChallengeHandler, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import { hasScope, type Principal } from '../auth/principal.js';
 import { withCachedJsonSchema } from './cached-schema.js';
 import * as S from './schemas.js';
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
+
+/**
+ * A write tool called with an access token that lacks pos:write is answered by the SDK, before the tool runs, with
+ * HTTP 403 and `WWW-Authenticate: Bearer error="insufficient_scope", scope="pos:write", resource_metadata=…`, so an
+ * OAuth client can get a token with more scope and retry. An API key cannot be stepped up that way: its caller keeps
+ * getting the tool error (insufficient_scope in structuredContent), which tells the agent what is wrong.
+ */
+const needsWriteScope: ScopeChallengeHandler = ({ authInfo }) => {
+  const principal = (authInfo?.extra as { principal?: Principal } | undefined)?.principal;
+  if (principal?.method !== 'access_token' || hasScope(principal, 'pos:write')) return undefined;
+  return { scopes: ['pos:write'], errorDescription: 'This tool changes the cart or places orders: it needs the pos:write scope.' };
+};
 
 /**
  * Every tool's name, description, schemas and annotations. Built once per process (zod schemas are costly to
@@ -58,6 +71,7 @@ function build(maxLineQuantity: number) {
       inputSchema: z.object({ sku: S.Sku, quantity: quantity.describe('How many to add (a positive whole number)'), cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: WRITE,
+      scopeChallenge: needsWriteScope,
     },
     update_cart_item: {
       title: 'Update cart item',
@@ -69,6 +83,7 @@ function build(maxLineQuantity: number) {
       }),
       outputSchema: S.Cart,
       annotations: { ...WRITE, idempotentHint: true },
+      scopeChallenge: needsWriteScope,
     },
     remove_item_from_cart: {
       title: 'Remove item from cart',
@@ -76,6 +91,7 @@ function build(maxLineQuantity: number) {
       inputSchema: z.object({ sku: S.Sku, cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
+      scopeChallenge: needsWriteScope,
     },
     view_cart: {
       title: 'View cart',
@@ -90,6 +106,7 @@ function build(maxLineQuantity: number) {
       inputSchema: z.object({ cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
+      scopeChallenge: needsWriteScope,
     },
     checkout: {
       title: 'Check out',
@@ -98,6 +115,7 @@ function build(maxLineQuantity: number) {
       inputSchema: z.object({ cart_id: S.CartId.optional(), idempotency_key: S.IdempotencyKey.optional() }),
       outputSchema: z.object({ order: S.Order, created: z.boolean().describe('false when this returned an order placed earlier with the same key') }),
       annotations: { ...WRITE, destructiveHint: true },
+      scopeChallenge: needsWriteScope,
     },
     list_orders: {
       title: 'List orders',

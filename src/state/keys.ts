@@ -10,6 +10,9 @@ import type { CartRef } from './cart-store.js';
  * | `<prefix>user:{<userId>}:active_business`       | string: business id    | preferenceTtlMs (30 days in app.ts); reset by every set          | RedisPreferenceStore |
  * | `<prefix>rl:{<userId>}:<bucket>`                | sorted set (4)         | the bucket's window; reset by every admitted hit                 | RedisRateLimiter     |
  * | `<prefix>bus:session:<sessionId>`               | pub/sub channel (3)    | none: not a key, nothing is stored                               | RedisSessionBus      |
+ * | `<prefix>bus:user:<userId>`                     | pub/sub channel (3)    | none: not a key, nothing is stored                               | user bus (RedisSessionBus) |
+ * | `<prefix>events:{<sessionId>}:<streamId>`       | stream, field `m`      | session idle TTL, reset by every append; trimmed by count and age | RedisEventLog        |
+ * | `<prefix>revoked:<jti>`                         | string `1`             | until the revoked access token's own expiry (`exp`)              | RedisRevocationStore |
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
  *     `x` = principal.expiresAt in epoch ms ('' when the credential does not expire).
@@ -82,6 +85,8 @@ export interface KeySpace {
   userChannel(userId: string): string;
   /** A session stream's event log; shares the session's hash tag so a session's logs live in one slot. */
   eventStream(sessionId: string, streamId: string): string;
+  /** An access token's deny-list entry, by its `jti` (no hash tag: one key, one slot). */
+  revokedToken(tokenId: string): string;
   /** A SCAN MATCH pattern that covers every key of this key space (glob characters of the prefix escaped). */
   scanPattern(): string;
 }
@@ -177,6 +182,9 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
       // Our session ids never contain braces, so the id itself is a safe hash tag.
       if (/[{}]/.test(sessionId)) throw new InvalidKeyPartError('session id', 'must not contain { or }');
       return `${prefix}events:{${sessionId}}:${encodeKeyPart('stream id', streamId)}`;
+    },
+    revokedToken(tokenId) {
+      return `${prefix}revoked:${encodeKeyPart('token id', tokenId)}`;
     },
     scanPattern() {
       return `${escapeGlob(prefix)}*`;

@@ -6,6 +6,7 @@ import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { MemoryCartStore } from './memory-cart-store.js';
 import { MemoryPreferenceStore } from './memory-preference-store.js';
+import { MemoryRevocationStore } from './memory-revocation-store.js';
 import { MemorySessionBus } from './memory-session-bus.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { PreferenceStore } from './preference-store.js';
@@ -26,8 +27,10 @@ import {
   type StateRedis,
 } from './redis-client.js';
 import { RedisPreferenceStore } from './redis-preference-store.js';
+import { RedisRevocationStore } from './redis-revocation-store.js';
 import { RedisSessionBus } from './redis-session-bus.js';
 import { RedisSessionStore } from './redis-session-store.js';
+import type { RevocationStore } from './revocation-store.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionStore } from './session-store.js';
 import { preferenceTtl, validateCartOptions, validateSessionOptions } from './store-support.js';
@@ -68,6 +71,8 @@ export interface Stores {
   /** The same bus keyed by user id (ids are percent-encoded by the caller): events for all of a user's sessions. */
   userBus: SessionBus;
   events: EventLog;
+  /** Revoked access tokens (by jti), until they expire. */
+  revocations: RevocationStore;
   /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -92,6 +97,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     const bus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
     const events = new MemoryEventLog(eventOpts);
     const userBus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
+    const revocations = new MemoryRevocationStore();
     return {
       kind: 'memory',
       sessions,
@@ -101,6 +107,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
       bus,
       userBus,
       events,
+      revocations,
       ping: async () => {},
       close: async () => {
         sessions.close();
@@ -108,6 +115,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
         rateLimiter.close();
         preferences.close();
         events.close();
+        revocations.close();
         await bus.close();
         await userBus.close();
       },
@@ -156,6 +164,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     bus,
     userBus,
     events: new RedisEventLog(client, keys, eventOpts),
+    revocations: new RedisRevocationStore(client, keys),
     ping: () => pingRedis(client),
     close: async () => {
       await bus.close();

@@ -101,16 +101,18 @@ describe('refusals at the HTTP edge', () => {
     assert.equal(res.status, 403);
     assert.match(JSON.parse(res.body).error.message, /Host/);
   });
+  // RFC 9728 §5.1: the challenge names the resource metadata, where MCP clients discover how to get a token.
+  const challenge = () => `Bearer resource_metadata="${it.servers[0]!.config.publicUrl}/.well-known/oauth-protected-resource/mcp", scope="pos:read pos:write"`;
   test('no credentials → 401 with a Bearer challenge and no error attribute', async () => {
     const res = await post(A, INIT, baseHeaders());
     expectError(res, 401, -32000, /Authorization: Bearer/);
-    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="flowpos-mcp"');
+    assert.equal(res.headers.get('www-authenticate'), challenge());
   });
   test('bad credentials → 401 invalid_token', async () => {
     for (const key of ['nonsense', 'fpk_abc_def', `${it.keys.demo}x`, it.keys.demo.slice(0, -1) + (it.keys.demo.endsWith('A') ? 'B' : 'A')]) {
       const res = await post(A, INIT, baseHeaders(key));
       expectError(res, 401, -32000, /invalid, expired or revoked/);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="flowpos-mcp", error="invalid_token"');
+      assert.equal(res.headers.get('www-authenticate'), `${challenge()}, error="invalid_token"`);
     }
     const basic = await post(A, INIT, { ...baseHeaders(), authorization: 'Basic dXNlcjpwYXNz' });
     expectError(basic, 401, -32000, /Bearer scheme/);
@@ -176,6 +178,18 @@ describe('refusals at the HTTP edge', () => {
     const ready = await fetch(`${B}/ready`);
     assert.equal(ready.status, 200);
     assert.deepEqual((await ready.json()).checks, { redis: 'ok', database: 'ok' });
+  });
+  test('token exchange without FIREBASE_PROJECT_ID → a clear OAuth error, and API keys work as ever', async () => {
+    const res = await fetch(`${A}/mcp/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' }).toString(),
+    });
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.equal(body.error, 'unsupported_grant_type');
+    assert.match(body.error_description, /FIREBASE_PROJECT_ID is not set/);
+    assert.equal((await post(B, INIT, baseHeaders(it.keys.demo))).status, 200);
   });
   test('unknown route → 404 JSON', async () => {
     const res = await fetch(`${A}/nope`);

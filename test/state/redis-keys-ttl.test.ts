@@ -89,6 +89,12 @@ it('every key written by every store has a TTL, and only the documented keys exi
   expected.set(`${prefix}user:{${user}}:active_business`, 'string');
   expected.set(`${prefix}user:{${user}%7D%3Ax}:active_business`, 'string');
 
+  // Revoked access tokens: one entry per jti, none for a token already expired.
+  await stores.revocations.revoke(`jti-${user}`, Date.now() + 90_000);
+  await stores.revocations.revoke(`expired-${user}`, Date.now() - 1);
+  await stores.revocations.isRevoked(`never-${user}`);
+  expected.set(`${prefix}revoked:jti-${user}`, 'string');
+
   // The bus stores nothing, but use it anyway.
   const unsubscribe = await stores.bus.subscribe(plain.id, () => {});
   await stores.bus.publish(plain.id, { kind: 'message', message: { hello: 'world' } });
