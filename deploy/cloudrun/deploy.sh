@@ -259,5 +259,5 @@ fi
 run "${deploy[@]}"
 
 if [[ $DRY_RUN -eq 0 ]]; then
-  printf '\nDeployed %s. Check it end to end:\n  npx flowpos-mcp verify --url %s/mcp --api-key <key>\n' "$SERVICE" "${PUBLIC_URL%/}"
+  printf '\nDeployed %s. Check it end to end:\n  npm run cli -- verify --url %s --api-key <key>\n' "$SERVICE" "${PUBLIC_URL%/}"
 fi
