@@ -132,8 +132,15 @@ describe('npm run build, as the image builds it', () => {
     assert.match(help.stdout(), /Usage: flowpos-mcp <command>/);
     assert.match(help.stdout(), /\bserve\b/);
 
+    // Commands behind dynamic imports load too: the MCP client of `tools` reports the refused connection (exit 2).
+    const unreachable = startProcess('dist/cli.js', ['tools', '--url', `http://127.0.0.1:${await freePort()}/mcp`, '--key', 'fpk_x_y'], cleanEnv(), { tsx: false, cwd: work });
+    const unreachableExit = await unreachable.waitForExit(20_000);
+    assert.equal(unreachableExit.code, 2, unreachable.describe());
+    assert.match(unreachable.stderr(), /connection refused/);
+
     const dataDir = join(work, '.flowpos');
-    const served = await serveEmbedded({ dataDir, port: await freePort(), dist: true, cwd: work, startMs: 30_000 });
+    // PGlite's start-up is most of this; a busy machine makes it slow, not wrong.
+    const served = await serveEmbedded({ dataDir, port: await freePort(), dist: true, cwd: work, startMs: 60_000 });
     try {
       const ready = await fetch(`${served.base}/ready`);
       assert.equal(ready.status, 200, await ready.text());
