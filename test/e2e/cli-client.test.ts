@@ -52,7 +52,7 @@ describe('flowpos-mcp tools | call', () => {
   let key: string;
   let dataDir: string;
   before(async () => {
-    it = await startInstances({ count: 1, state: 'memory', db: 'pglite' });
+    it = await startInstances({ count: 1, state: 'memory' });
     url = `${it.urls[0]}/mcp`;
     key = it.keys.demo;
     dataDir = await mkdtemp(join(tmpdir(), 'flowpos-cli-client-'));

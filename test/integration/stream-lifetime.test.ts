@@ -81,7 +81,7 @@ describe('MCP_SSE_MAX_STREAM_SECONDS', () => {
 describe('shutdown ends long-lived streams', () => {
   let it: Instances;
   before(async () => {
-    it = await startInstances({ count: 1, state: 'memory', db: 'pglite', env: { SHUTDOWN_GRACE_SECONDS: '8' } });
+    it = await startInstances({ count: 1, state: 'memory', env: { SHUTDOWN_GRACE_SECONDS: '8' } });
   });
   after(() => it.stop());
 
