@@ -22,12 +22,13 @@ const BUILD_TIMEOUT_MS = 150_000;
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout stops npm and the tsc it started, not npm alone.
+    const child = spawn(cmd, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
       reject(new Error(`${cmd} ${args.join(' ')} took longer than ${timeoutMs} ms\n${out}`));
     }, timeoutMs);
     child.once('error', (err) => {
