@@ -3,8 +3,11 @@ import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { SignJWT } from 'jose';
+import { AccessTokens } from '../../src/auth/access-tokens.js';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repo.js';
+import { mcpResourceUrl } from '../../src/auth/oauth-metadata.js';
 import { isLoopbackOrigin } from '../../src/http/guards.js';
 import { DEMO } from '../../src/db/seed.js';
 import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, openSession, post, structured, toolError, type RpcResponse } from '../helpers/mcp-http.js';
@@ -315,9 +318,10 @@ describe('security: who may reach what', { timeout: 85_000 }, () => {
     const bodies: string[] = [];
     try {
       const deadline = Date.now() + 45_000;
-      while (Date.now() < deadline) {
+      for (;;) {
         const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
         if (ok) break;
+        assert.ok(Date.now() < deadline, `serve was not ready within 45 s:\n${output.join('').slice(-3000)}`);
         assert.equal(child.exitCode, null, `serve exited: ${output.join('')}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -342,8 +346,8 @@ describe('security: who may reach what', { timeout: 85_000 }, () => {
       await proxy.restore();
       await new Promise((resolve) => setTimeout(resolve, 300));
       const logs = output.join('');
-      assert.match(logs, /"status":401/, 'the request log lines were captured');
-      assert.match(logs, /"status":503/, 'the outage was logged');
+      assert.match(logs, /"status":401/, `the request log lines were captured:\n${logs.slice(-3000)}`);
+      assert.match(logs, /"status":503/, `the outage was logged:\n${logs.slice(-3000)}`);
       for (const [name, secret] of [['API key secret', secretPart], ['wrong secret', 'Z'.repeat(32)], ['database password', dbPassword]] as const) {
         assert.ok(!logs.includes(secret), `${name} appears in the log:\n${logs.split('\n').filter((l) => l.includes(secret)).join('\n').slice(0, 1000)}`);
         for (const body of bodies) assert.ok(!body.includes(secret), `${name} appears in an answer: ${body.slice(0, 300)}`);
@@ -368,6 +372,91 @@ describe('security: who may reach what', { timeout: 85_000 }, () => {
     assert.ok(checked >= 5, `keys were written (${checked})`);
   });
 });
+
+/**
+ * Access tokens (OAuth, src/auth/access-tokens.ts). test/integration/oauth.test.ts covers the named refusals (expired,
+ * wrong audience/issuer, alg none, HS/RS confusion, wrong key, revocation, rotation, the session never outliving
+ * its token); these are the hostile additions: arbitrary corruption of a valid token, a valid token for someone
+ * with no membership, and scopes a token cannot invent.
+ */
+describe('security: access tokens (JWT)', { timeout: 60_000 }, () => {
+  const SECRET = 'hostile-access-token-secret-hostile-access-token-secret';
+  let t: Bench;
+  let mint: (subject: string, scopes: ('pos:read' | 'pos:write')[]) => Promise<string>;
+  before(async () => {
+    t = await startBench({ MCP_TOKEN_SECRET: SECRET });
+    const { publicUrl } = t.it.servers[0]!.config;
+    const tokens = new AccessTokens({ issuer: publicUrl, audience: mcpResourceUrl(publicUrl), secret: SECRET, ttlSeconds: 600 });
+    mint = async (subject, scopes) => (await tokens.mint({ subject, scopes, clientId: 'hostile' })).token;
+  });
+  after(() => t?.stop());
+
+  test('a valid token corrupted anywhere (header, payload, signature, segments) → 401 invalid_token, never a 500', async () => {
+    const token = await mint(DEMO.users.demo, ['pos:read', 'pos:write']);
+    assert.equal((await post(t.urls[0], INIT, baseHeaders(token))).status, 200, 'the uncorrupted token works');
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    const mutation = fc.oneof(
+      // one character of one segment replaced
+      fc.record({ at: fc.nat({ max: token.length - 1 }), ch: fc.constantFrom(...'AaZz09-_.=+/ ') }).map(({ at, ch }) => token.slice(0, at) + ch + token.slice(at + 1)),
+      fc.integer({ min: 1, max: token.length - 1 }).map((n) => token.slice(0, n)),
+      fc.constantFrom(`${token}.`, `${token}.${sig}`, `${h}.${p}`, `${h}..${sig}`, `.${p}.${sig}`, `${h}.${p}.`, token.split('').reverse().join('')),
+      // a claim changed without re-signing: who, what, for whom, until when
+      fc
+        .record({ name: fc.constantFrom('sub', 'scope', 'aud', 'iss', 'exp', 'jti', 'client_id'), value: fc.jsonValue({ maxDepth: 1 }) })
+        .map(({ name, value }) => `${h}.${b64({ ...claims, [name]: value })}.${sig}`),
+      fc.constantFrom({ alg: 'none', typ: 'at+jwt' }, { alg: 'HS512', typ: 'at+jwt' }, { alg: 'RS256', typ: 'at+jwt' }, { alg: 'HS256' }, { alg: 'HS256', typ: 'at+jwt', kid: '../../etc' }, { alg: 'HS256', typ: 'at+jwt', crit: ['x'] }).map((hdr) => `${b64(hdr)}.${p}.${sig}`),
+    );
+    let k = 0;
+    await fc.assert(
+      // (Mutations that decode to the very same bytes are left out: base64url's slack bits and padding let
+      // `…Y` and `…Z` or `…=` name the same signature, and the JWT library accepts those, as most do.)
+      fc.asyncProperty(mutation.filter((m) => m !== token && !sameBytes(m, token)), async (bad) => {
+        const res = await postBounded(t.urls[k++ % 2]!, JSON.stringify(INIT), baseHeaders(bad), `token ${bad.slice(0, 80)}`);
+        assert.equal(res.status, 401, `${bad.slice(0, 120)} → ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.body?.error?.data?.code, 'invalid_token');
+      }),
+      { numRuns: 80 },
+    );
+    await assertAlive(t.urls);
+  });
+
+  test('a correctly signed token for a subject with no membership reaches no business (BOLA by sub)', async () => {
+    const ghost = await mint('no-such-user', ['pos:read', 'pos:write']);
+    const sid = await openSession(t.urls[0], ghost);
+    assert.deepEqual(structured(await callTool(t.urls[1], ghost, sid, 'list_businesses')).businesses, []);
+    assert.equal(toolError(await callTool(t.urls[0], ghost, sid, 'set_active_business', { business_id: COFFEE })).code, 'business_not_found');
+    assert.equal(toolError(await callToolModern(t.urls[1], ghost, 'view_cart', { cart_id: 'hostile-a' })).code, 'no_active_business');
+    // demo-user-2 (Page Turner Books only) cannot act for Corner Coffee with a valid token either.
+    const other = await mint(DEMO.users.demo2, ['pos:read', 'pos:write']);
+    assert.equal(toolError(await callToolModern(t.urls[0], other, 'set_active_business', { business_id: COFFEE })).code, 'business_not_found');
+    // And nobody's token opens demo-user's session.
+    refusedWith(await callTool(t.urls[1], other, t.sid, 'view_cart', { cart_id: 'hostile-a' }), 404, -32001);
+  });
+
+  test('a read-only token cannot write: 403 insufficient_scope before the tool runs, nothing changes', async () => {
+    const readOnly = await mint(DEMO.users.demo, ['pos:read']);
+    const before = await t.snapshot();
+    for (const [name, args] of [
+      ['add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 1, cart_id: 'hostile-a' }],
+      ['clear_cart', { cart_id: 'hostile-a' }],
+      ['checkout', { cart_id: 'hostile-a', idempotency_key: 'ro-token' }],
+    ] as const) {
+      const res = await callTool(t.urls[0], readOnly, t.sid, name, args);
+      assert.equal(res.status, 403, `${name}: ${res.text.slice(0, 200)}`);
+      assert.match(res.headers.get('www-authenticate') ?? '', /insufficient_scope/);
+    }
+    assert.deepEqual(await t.snapshot(), before);
+  });
+});
+
+/** Whether two compact JWTs decode to the same bytes segment by segment (lenient base64url, as libraries read it). */
+function sameBytes(a: string, b: string): boolean {
+  const norm = (t: string) => t.split('.').map((seg) => Buffer.from(seg, 'base64url').toString('hex'));
+  const [x, y] = [norm(a), norm(b)];
+  return x.length === y.length && x.every((seg, i) => seg === y[i]);
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
