@@ -65,6 +65,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
         MCP_REDIS_KEY_PREFIX: redis.keyPrefix,
         MCP_SSE_KEEPALIVE_SECONDS: '1',
         DATABASE_POOL_MAX: '8',
+        // These tests load one user far past the production defaults on purpose; the limits have their own tests.
+        RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+        RATE_LIMIT_WRITES_PER_MINUTE: '0',
         ...opts.env,
       },
       onLog,

@@ -58,6 +58,9 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       PORT: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       API_KEY_CACHE_SECONDS: '0',
+      // Tests drive one user harder than the production defaults allow; rate limits have their own tests.
+      RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+      RATE_LIMIT_WRITES_PER_MINUTE: '0',
       MCP_SSE_KEEPALIVE_SECONDS: '1',
       DEMO_SEED: 'false',
       ...(redis ? { REDIS_URL: redis.url, MCP_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
