@@ -80,7 +80,10 @@ async function serve(config: Config): Promise<number> {
   const server = await createFlowposServer(config);
   const base = await server.listen();
   const log = server.app.log;
-  if (!config.redisUrl) log.warn('REDIS_URL is not set: sessions and carts live in this process only (fine for one instance, not for several).');
+  // A stray rejection inside a client library (e.g. a Redis Cluster re-subscription after failover) must not take
+  // down an instance and the requests it is serving; it is logged for someone to look at.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+  if (!config.redisUrl && !config.redisClusterNodes) log.warn('REDIS_URL is not set: sessions and carts live in this process only (fine for one instance, not for several).');
   if (!config.allowedHosts) log.warn('PUBLIC_URL is not set and HOST is not loopback: any Host header is accepted. Set PUBLIC_URL in production.');
   if (config.demoSeed && !config.production) {
     const key = await ensureDemoKey(server.db, config.dataDir);
