@@ -244,6 +244,16 @@ describe('hostile input at the HTTP edge', { timeout: 85_000 }, () => {
       ['arguments with 50,000 keys', tool('add_item_to_cart', `{${Array.from({ length: 50_000 }, (_, i) => `"k${i}":${i}`).join(',')}}`)],
       ['resources/read uri nested', `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":${deep('[', ']', '', 10_000)}}}`],
     ];
+    // Bytes that are not UTF-8 inside string values: decoded as U+FFFD, which no identifier pattern admits.
+    const bytes = (prefix: string, raw: number[], suffix: string) => Buffer.concat([Buffer.from(prefix), Buffer.from(raw), Buffer.from(suffix)]);
+    const nonUtf8: [string, Buffer][] = [
+      ['sku with 0xFF 0xFE', bytes('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_item_to_cart","arguments":{"sku":"COF-', [0xff, 0xfe], '","quantity":1}}}')],
+      ['sku with an overlong slash (0xC0 0xAF)', bytes('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_item_to_cart","arguments":{"sku":"COF', [0xc0, 0xaf], 'x","quantity":1}}}')],
+      ['cart id with a lone continuation byte', bytes('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"clear_cart","arguments":{"cart_id":"hostile-a', [0x80], '"}}}')],
+      ['business id in Latin-1', bytes('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"set_active_business","arguments":{"business_id":"biz_caf', [0xe9], '"}}}')],
+      ['idempotency key with an encoded surrogate (0xED 0xA0 0x80)', bytes('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"checkout","arguments":{"cart_id":"hostile-b","idempotency_key":"k', [0xed, 0xa0, 0x80], '"}}}')],
+    ];
+    for (const [name, body] of nonUtf8) await expectCase(`non-UTF-8: ${name} (session)`, { status: 200, rpc: 'tool' }, post('session', body), failures);
     for (const [name, body] of cases) {
       // The session answers a bad argument as a tool error or -32602 (both with status 200).
       await expectCase(`nesting: ${name} (session)`, { status: 200, rpc: 'tool' }, post('session', body), failures);
