@@ -129,12 +129,13 @@ export function sessionStoreContract(factory: StoreFactory<SessionStore, Session
 
   it('never outlives principal.expiresAt, however often it is touched', async () => {
     const store = await one(LONG);
-    const record = sessionRecord({}, { expiresAt: Date.now() + 300 });
+    // Margins wide enough for a busy CI machine: the point is the cap, not the precise instant.
+    const record = sessionRecord({}, { expiresAt: Date.now() + 1500 });
     await store.create(record);
     assert.notEqual(await store.touch(record.id), null);
     await sleep(100);
     assert.notEqual(await store.touch(record.id), null);
-    await sleep(400);
+    await sleep(1600);
     assert.equal(await store.touch(record.id), null);
     assert.equal(await store.setActiveBusiness(record.id, 'biz'), false);
   });
