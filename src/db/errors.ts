@@ -39,6 +39,21 @@ const UNAVAILABLE_MESSAGES = [
   'Database is closed',
 ];
 
+const FROM_DATABASE = Symbol.for('flowpos.db.error');
+
+/**
+ * Marks an error as thrown by the database client. A bare network error (ECONNREFUSED, ECONNRESET…) looks the
+ * same whether PostgreSQL or Redis dropped it; the mark lets an outage be named after the service that failed.
+ */
+export function markDbError<E>(err: E): E {
+  if (typeof err === 'object' && err !== null && !Object.isFrozen(err)) Object.defineProperty(err, FROM_DATABASE, { value: true });
+  return err;
+}
+
+export function isFromDatabase(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[FROM_DATABASE] === true;
+}
+
 /** The SQLSTATE of a PostgreSQL error (from pg or PGlite), or undefined. */
 export function pgErrorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.js';
+import { markDbError } from './errors.js';
 
 export interface PgDbOptions {
   connectionString: string;
@@ -62,11 +63,19 @@ export class PgDb implements Db {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const result = await this.pool.query(sql, params ? [...params] : undefined);
+    const result = await this.pool.query(sql, params ? [...params] : undefined).catch((err: unknown) => {
+      throw markDbError(err);
+    });
     return toResult<T>(result as pg.QueryResult | pg.QueryResult[]);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.runTransaction(fn).catch((err: unknown) => {
+      throw markDbError(err);
+    });
+  }
+
+  private async runTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // While checked out, the pool does not listen for the client's errors; a dropped connection would
     // otherwise be an unhandled 'error' event. The failing query rejects on its own.

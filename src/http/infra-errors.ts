@@ -1,4 +1,4 @@
-import { isDbUnavailableError } from '../db/errors.js';
+import { isDbUnavailableError, isFromDatabase } from '../db/errors.js';
 import { AppError } from '../errors.js';
 import { isRedisUnavailableError } from '../state/redis-client.js';
 
@@ -9,6 +9,8 @@ export const OUTAGE_RETRY_AFTER_SECONDS = 2;
 export function infraError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err.status === 503 ? err : undefined;
   const headers = { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) };
+  // The database client's own errors first: a bare ECONNREFUSED from PostgreSQL must not be named Redis.
+  if (isFromDatabase(err) && isDbUnavailableError(err)) return new AppError('unavailable_db', undefined, headers);
   if (isRedisUnavailableError(err)) return new AppError('unavailable_redis', undefined, headers);
   if (isDbUnavailableError(err)) return new AppError('unavailable_db', undefined, headers);
   return undefined;
