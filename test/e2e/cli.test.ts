@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 /** `flowpos-mcp migrate | seed | apikey …` as an operator runs them: a child process per command. */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN_TIMEOUT_MS = 30_000;
+const RUN_TIMEOUT_MS = 120_000; // a bound against hangs: a first PGlite start on a busy machine takes tens of seconds
 const KEY_LINE = /^fpk_[a-z0-9]+_\S+$/;
 
 const INHERITED_SETTINGS = [
