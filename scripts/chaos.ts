@@ -75,14 +75,22 @@ const OUT_OF_STOCK = 'COF-COLDBREW-16';
 const SKUS = [...PLENTY, ...SCARCE, OUT_OF_STOCK];
 const LEGACY_VERSION = '2025-11-25';
 const MODERN_VERSION = '2026-07-28';
-const REQUEST_TIMEOUT_MS = 20_000;
+/** Below the balancer's 60 s headers timeout: a request is abandoned by this client before the balancer gives up. */
+const REQUEST_TIMEOUT_MS = 55_000;
+/** A session pauses between calls as an agent does (its model thinks): 100-600 ms. */
+const THINK_MS = [100, 600] as const;
 /** How long after a fault is healed its effects (reconnects, pool refills) may still show as 5xx. */
-const RECOVERY_MARGIN_MS = 3_000;
+const RECOVERY_MARGIN_MS = 6_000;
 /** How long after a kill requests that were in flight on the dead instance may still come back as 502. */
 const KILL_MARGIN_MS = 2_000;
 
 type Lines = Record<string, number>;
-type Outcome = 'ack' | 'refused' | 'unanswered';
+/**
+ * unanswered: the server answered with a failure (502, 503, an internal error) — the call may or may not have been
+ * applied, but it is over; abandoned: no answer in time (this client gave up, or the balancer did: 504) — it may
+ * still be running and apply later, after calls sent after it.
+ */
+type Outcome = 'ack' | 'refused' | 'unanswered' | 'abandoned';
 interface CartOp {
   kind: 'add' | 'set' | 'remove' | 'checkout' | 'view';
   sku?: string;
@@ -321,6 +329,7 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
       return { outcome: 'unanswered' };
     }
     if (r.status === 200 && r.body?.error) return { outcome: 'refused', code: `rpc ${r.body.error.code}` };
+    if (r.status === 0 || r.status === 504) return { outcome: 'abandoned' };
     if (r.status === 404) counts.sessionsLost++;
     else if (r.status >= 400 && r.status < 500) counts.unexpected4xx.push(`${r.status} ${JSON.stringify(r.body)?.slice(0, 200)}`);
     return { outcome: 'unanswered' };
@@ -398,6 +407,7 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
     workers.map(async (w) => {
       await sleep(rnd(200));
       while (Date.now() < endAt) {
+        await sleep(THINK_MS[0] + rnd(THINK_MS[1] - THINK_MS[0]));
         const cart = w.carts[rnd(w.carts.length)]!;
         const ops = ledger.get(cart)!;
         const roll = rnd(100);
@@ -420,10 +430,12 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
           // Checkout with an idempotency key, retried with the same key until it is answered.
           const attempt: OrderAttempt = { key: `chaos-${runId}-w${w.n}-k${w.checkouts++}`, cart, attempts: 0, orderIds: [], created: [], outcome: 'unanswered' };
           orders.push(attempt);
+          let abandonedAttempt = false;
           for (; attempt.attempts < 8; ) {
             attempt.attempts++;
             const raw = await tool(w, 'checkout', { cart_id: cart, idempotency_key: attempt.key });
             const r = classify(raw);
+            if (r.outcome === 'abandoned') abandonedAttempt = true;
             if (r.outcome === 'ack') {
               attempt.outcome = 'ack';
               attempt.orderIds.push(raw.body.result.structuredContent.order.order_id);
@@ -437,7 +449,8 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
             if (Date.now() > endAt + 15_000) break;
             await sleep(Math.min(3_000, 1000 * Number(raw.retryAfter ?? 0) || 300 * attempt.attempts));
           }
-          ops.push({ kind: 'checkout', outcome: attempt.outcome });
+          // An attempt still running somewhere may clear the cart later: the cart's ledger cannot be exact after it.
+          ops.push({ kind: 'checkout', outcome: abandonedAttempt ? 'abandoned' : attempt.outcome });
         }
         if (w.era === 'legacy' && w.last === 404) {
           w.sid = await sendInit();
@@ -478,12 +491,17 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
   let ambiguousCarts = 0;
   let staleReads = 0;
   let unansweredWrites = 0;
+  let abandonedCarts = 0;
   const lostDetails: string[] = [];
+  const staleDetails: string[] = [];
   for (const [cart, ops] of ledger) {
     let known: Lines = {};
     let pending: CartOp[] = [];
     let hadPending = false;
-    for (const op of ops) {
+    // After a call this client abandoned, the call may apply at any later moment: only what came before is exact.
+    const cut = ops.findIndex((op) => op.outcome === 'abandoned');
+    if (cut !== -1) abandonedCarts++;
+    for (const op of cut === -1 ? ops : ops.slice(0, cut)) {
       if (op.outcome === 'refused') continue;
       if (op.outcome === 'unanswered') {
         pending.push(op);
@@ -495,26 +513,32 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
       const candidates = reachable(known, pending, op.kind === 'view' ? undefined : op);
       const observed = op.kind === 'checkout' ? {} : op.after!;
       if (!candidates.some((c) => sameLines(c, observed))) {
-        if (op.kind === 'view') staleReads++;
-        else lostWrites++;
-        lostDetails.push(`${cart}: after ${op.kind} ${op.sku ?? ''} ${op.quantity ?? ''} expected one of ${JSON.stringify(candidates.slice(0, 4))}, server said ${JSON.stringify(observed)}`);
+        const detail = `${cart}: after ${op.kind} ${op.sku ?? ''} ${op.quantity ?? ''} expected one of ${JSON.stringify(candidates.slice(0, 4))}, server said ${JSON.stringify(observed)}`;
+        if (op.kind === 'view') {
+          staleReads++;
+          staleDetails.push(detail);
+        } else {
+          lostWrites++;
+          lostDetails.push(detail);
+        }
       }
       known = observed;
       pending = [];
     }
     const final = finalCarts.get(cart);
-    if (final) {
+    if (final && cut === -1) {
       const candidates = reachable(known, pending);
       if (!candidates.some((c) => sameLines(c, final))) {
         lostWrites++;
         lostDetails.push(`${cart}: final ${JSON.stringify(final)} is not the replay ${JSON.stringify(candidates.slice(0, 4))}`);
       }
     }
+    if (cut !== -1) continue;
     if (hadPending) ambiguousCarts++;
     else determinateCarts++;
   }
   if (lostWrites) violations.push(`${lostWrites} acknowledged cart write(s) lost or refused ones applied: ${lostDetails.slice(0, 5).join(' | ')}`);
-  if (staleReads) violations.push(`${staleReads} read(s) did not show acknowledged writes: ${lostDetails.slice(0, 5).join(' | ')}`);
+  if (staleReads) violations.push(`${staleReads} read(s) did not show acknowledged writes: ${staleDetails.slice(0, 5).join(' | ')}`);
 
   // Orders.
   const { rows: dbOrders } = await db.query<{ id: string; idempotency_key: string }>(`SELECT id, idempotency_key FROM orders WHERE business_id = $1 AND idempotency_key LIKE $2`, [COFFEE, `chaos-${runId}-%`]);
@@ -544,13 +568,24 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
   if (minStockEnd < 0 || minStockSeen < 0) violations.push(`negative stock (end ${minStockEnd}, seen ${minStockSeen})`);
 
   // Statuses.
-  const inWindow = (c: Call) => windows.some((w) => c.start <= w.to && c.end >= w.from);
+  const inWindow = (c: Call, kind?: Window['kind']) => windows.some((w) => (kind === undefined || w.kind === kind) && c.start <= w.to && c.end >= w.from);
+  /** Which fault may explain a 5xx: a 502 an instance kill, a 503 the service it names. */
+  const causeOf = (c: Call): Window['kind'] | undefined => {
+    if (c.status === 502) return 'kill';
+    if (c.status !== 503) return undefined;
+    const message = String(c.body?.error?.message);
+    return /Redis/.test(message) ? 'redis' : /database|PostgreSQL/.test(message) ? 'postgres' : undefined;
+  };
   const fivexx = calls.filter((c) => c.status >= 500);
-  const outside = fivexx.filter((c) => !inWindow(c));
+  // Each 5xx must fall inside the window of the fault it names, not merely inside some fault's window.
+  const outside = fivexx.filter((c) => {
+    const cause = causeOf(c);
+    return cause === undefined || !inWindow(c, cause);
+  });
   const noRetryAfter = calls.filter((c) => c.status === 503 && !c.retryAfter);
-  const dropped = calls.filter((c) => c.status === 0);
+  const dropped = calls.filter((c) => c.status === 0 || c.status === 504);
   const droppedOutside = dropped.filter((c) => !inWindow(c));
-  if (outside.length) violations.push(`${outside.length} 5xx outside the fault windows, e.g. ${outside.slice(0, 3).map((c) => `${c.status} at ${secs(c.start - started)}: ${JSON.stringify(c.body)?.slice(0, 160)}`).join(' | ')}`);
+  if (outside.length) violations.push(`${outside.length} 5xx outside the window of the fault they name, e.g. ${outside.slice(0, 3).map((c) => `${c.status} at ${secs(c.start - started)}-${secs(c.end - started)}: ${JSON.stringify(c.body)?.slice(0, 160)}`).join(' | ')}`);
   if (noRetryAfter.length) violations.push(`${noRetryAfter.length} 503 without Retry-After`);
   if (droppedOutside.length) violations.push(`${droppedOutside.length} request(s) without an answer outside the fault windows: ${droppedOutside.slice(0, 3).map((c) => c.error).join(' | ')}`);
   if (counts.sessionsLost) violations.push(`${counts.sessionsLost} request(s) found their session gone (404)`);
@@ -559,6 +594,13 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
   if (kills === 0) violations.push('no instance was killed');
 
   const byStatus = countBy(calls, (c) => String(c.status));
+  /** How long after its fault was healed the last 503 naming that service was answered. */
+  const recovery = (kind: Window['kind'], message: RegExp) => {
+    const healedAt = windows.find((w) => w.kind === kind)?.to;
+    if (healedAt === undefined) return 'n/a';
+    const last = Math.max(...calls.filter((c) => c.status === 503 && message.test(String(c.body?.error?.message))).map((c) => c.end));
+    return Number.isFinite(last) ? `${secs(Math.max(0, last - (healedAt - RECOVERY_MARGIN_MS)))}` : 'none';
+  };
   const loadSeconds = (loadEnded - started) / 1000;
   const figures: [string, string | number][] = [
     ['run', `${runId}: ${secs(loadEnded - started)} of load, ${workers.length} sessions (${workers.filter((w) => w.era === 'modern').length} of them stateless 2026-07-28)`],
@@ -573,6 +615,7 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
     ['acknowledged cart writes lost', lostWrites],
     ['reads missing an acknowledged write', staleReads],
     ['carts audited: exact replay / with unanswered calls (checked by reachability)', `${determinateCarts} / ${ambiguousCarts}`],
+    ['carts audited only up to a call abandoned without an answer (it may still apply later)', abandonedCarts],
     ['checkouts: acknowledged / refused / unanswered', `${acked.length} / ${orders.filter((o) => o.outcome === 'refused').length} / ${orders.filter((o) => o.outcome === 'unanswered').length}`],
     ['acknowledged orders missing from PostgreSQL', lostOrders.length],
     ['idempotency keys with more than one order', duplicates],
@@ -580,12 +623,13 @@ async function drive(ctx: DriveContext): Promise<ChaosReport> {
     ['orders placed whose answer never arrived', unackedPlaced],
     ['stock: lowest seen during the run / at the end', `${minStockSeen} / ${minStockEnd}`],
     ['stock not conserved (start − ordered ≠ end)', conservation.length],
-    ['5xx outside fault windows', outside.length],
+    ['5xx outside the window of the fault they name', outside.length],
     [
       '5xx inside fault windows: 502 (in flight on a killed instance) / 503 (with Retry-After)',
       `${fivexx.filter((c) => c.status === 502).length} / ${fivexx.filter((c) => c.status === 503).length} (${fivexx.filter((c) => c.status === 503).length - noRetryAfter.length})`,
     ],
-    ['requests without any answer (connection cut by a fault)', `${dropped.length} (outside fault windows: ${droppedOutside.length})`],
+    [`requests without an answer within ${secs(REQUEST_TIMEOUT_MS)} (abandoned)`, `${dropped.length} (outside fault windows: ${droppedOutside.length})`],
+    ['last 503 after the fault was healed: Redis / PostgreSQL', `${recovery('redis', /Redis/)} / ${recovery('postgres', /database/)}`],
     ['sessions lost (404)', counts.sessionsLost],
     ['invariants', violations.length === 0 ? 'all held' : `${violations.length} violated`],
   ];

@@ -17,6 +17,6 @@ test('chaos, short: kill -9, Redis restart, PostgreSQL cut under load — nothin
   assert.equal(figure('acknowledged cart writes lost'), 0);
   assert.equal(figure('acknowledged orders missing'), 0);
   assert.equal(figure('idempotency keys with more than one order'), 0);
-  assert.equal(figure('5xx outside fault windows'), 0);
+  assert.equal(figure('5xx outside the window'), 0);
   assert.ok(Number(figure('acknowledged cart writes')) > 50, 'the load really wrote');
 });
