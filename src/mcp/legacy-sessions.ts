@@ -184,6 +184,10 @@ export class LegacySessionLayer {
       if (tornDown) return;
       tornDown = true;
       clearTimeout(deadline);
+      // The request's signal outlives the request (undici keeps it until the Request object is collected and a
+      // finalizer runs): left attached, this listener would keep the whole server and transport alive with it,
+      // which under load grew the heap by hundreds of MB (docs/performance.md).
+      req.signal?.removeEventListener('abort', teardown);
       outbound?.dispose();
       void transport.close().catch(() => {});
       void server.close().catch(() => {});
