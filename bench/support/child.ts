@@ -1,0 +1,159 @@
+/**
+ * A server under test, run as its own process so its heap and RSS are its own:
+ *
+ *   node --expose-gc --import tsx bench/support/child.ts <sdk-stateful | sdk-per-request | flowpos>
+ *
+ * It reports `{ type: 'ready', url }` over the IPC channel and then answers the parent's requests (see
+ * ChildRequest). flowpos reads its configuration from the environment exactly as `flowpos-mcp serve` does. The
+ * instrumentation lives here, in the launcher: nothing in the product or the baselines knows it is measured.
+ * When the parent goes away (the IPC channel closes) the process ends.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildReply, ChildRequest, MemorySample, WireCounts } from './ipc.js';
+
+const kind = process.argv[2];
+if (!process.send) throw new Error('child.ts must be started with an IPC channel (see bench/support/ipc.ts)');
+const send = (msg: unknown) => process.send!(msg);
+
+/**
+ * Counts, per call, what goes to Redis and PostgreSQL, at the sockets:
+ * - "flights": bursts of writes to one socket made in the same turn of the event loop (node-redis sends the
+ *   commands of one turn in one burst; pg writes a query's messages in one go). With one request in flight at a
+ *   time, flights per call are the round trips per call.
+ * - Redis commands by name (node-redis writes each command as one chunk `*<n>\r\n$<len>\r\n<NAME>…`; an
+ *   EVALSHA is named after the src/state/lua script whose SHA-1 it carries).
+ * - PostgreSQL statements (the text of each Parse or Query message).
+ */
+const flightPorts = new Map<number, 'redis' | 'postgres'>();
+for (const [name, url] of [
+  ['redis', process.env.REDIS_URL],
+  ['postgres', process.env.DATABASE_URL],
+] as const) {
+  if (url) flightPorts.set(Number(new URL(url).port || (name === 'redis' ? 6379 : 5432)), name);
+}
+const luaDir = fileURLToPath(new URL('../../src/state/lua/', import.meta.url));
+const scriptNames = new Map<string, string>();
+for (const file of existsSync(luaDir) ? readdirSync(luaDir) : []) {
+  if (file.endsWith('.lua')) scriptNames.set(createHash('sha1').update(readFileSync(join(luaDir, file))).digest('hex'), file.slice(0, -4));
+}
+let counts: WireCounts = { flights: {}, redisCommands: {}, postgresStatements: {} };
+let counting = false;
+const inFlight = new WeakSet<Socket>();
+const bump = (o: Record<string, number>, k: string) => {
+  o[k] = (o[k] ?? 0) + 1;
+};
+function noteRedis(chunk: unknown): void {
+  if (typeof chunk !== 'string' || chunk[0] !== '*') return;
+  const m = /^\*\d+\r\n\$\d+\r\n([^\r]+)\r\n(?:\$\d+\r\n([^\r]+)\r\n)?/.exec(chunk);
+  if (!m) return;
+  const name = m[1]!.toLowerCase();
+  bump(counts.redisCommands, name === 'evalsha' || name === 'eval' ? `${name} ${scriptNames.get(m[2] ?? '') ?? 'script'}` : name);
+}
+function notePostgres(chunk: unknown): void {
+  if (!(chunk instanceof Uint8Array) || chunk.length < 6) return;
+  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let text: string | undefined;
+  if (buf[0] === 0x51) text = buf.toString('utf8', 5, buf.indexOf(0, 5)); // Query
+  else if (buf[0] === 0x50) {
+    const nameEnd = buf.indexOf(0, 5); // Parse: statement name, then the query
+    text = buf.toString('utf8', nameEnd + 1, buf.indexOf(0, nameEnd + 1));
+  }
+  if (text) bump(counts.postgresStatements, text.replace(/\s+/g, ' ').trim().slice(0, 90));
+}
+const write = Socket.prototype.write;
+Socket.prototype.write = function patchedWrite(this: Socket, ...args: unknown[]) {
+  if (counting) {
+    const name = flightPorts.get(this.remotePort ?? -1);
+    if (name) {
+      if (!inFlight.has(this)) {
+        bump(counts.flights, name);
+        inFlight.add(this);
+        queueMicrotask(() => inFlight.delete(this));
+      }
+      if (name === 'redis') noteRedis(args[0]);
+      else notePostgres(args[0]);
+    }
+  }
+  return (write as (...a: unknown[]) => boolean).apply(this, args);
+} as typeof Socket.prototype.write;
+
+async function memory(): Promise<MemorySample> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    // Twice, with a turn in between, so objects freed by finalizers of the first pass go too.
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: Boolean(gc) };
+}
+
+async function start(): Promise<{ url: string; close: () => Promise<void> }> {
+  switch (kind) {
+    case 'sdk-stateful': {
+      const { startSdkStateful } = await import('../baselines/sdk-stateful.js');
+      return startSdkStateful();
+    }
+    case 'sdk-per-request': {
+      const { startSdkPerRequest } = await import('../baselines/sdk-per-request.js');
+      return startSdkPerRequest();
+    }
+    case 'flowpos': {
+      const { createFlowposServer } = await import('../../src/app.js');
+      const { loadConfig } = await import('../../src/config.js');
+      const server = await createFlowposServer(loadConfig(process.env));
+      const url = await server.listen();
+      return { url, close: () => server.close() };
+    }
+    default:
+      throw new Error(`unknown server kind "${kind}"`);
+  }
+}
+
+const server = await start();
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  const hard = setTimeout(() => process.exit(code), 5000);
+  hard.unref();
+  await server.close().catch(() => {});
+  // A CPU profile (--cpu-prof) is written on a normal exit.
+  process.exit(code);
+};
+process.on('disconnect', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+process.on('message', (raw) => {
+  const req = raw as ChildRequest;
+  const reply = (value: ChildReply['value']) => send({ id: req.id, value } satisfies ChildReply);
+  switch (req.cmd) {
+    case 'memory':
+      void memory().then(reply);
+      break;
+    case 'wire-start':
+      counts = { flights: {}, redisCommands: {}, postgresStatements: {} };
+      counting = true;
+      reply(null);
+      break;
+    case 'wire-stop':
+      counting = false;
+      reply(counts);
+      break;
+    case 'mark':
+      // The clock V8's CPU profiles are stamped with (monotonic, µs), to cut a profile to the measured window.
+      reply({ us: Number(process.hrtime.bigint() / 1000n) });
+      break;
+    case 'stop':
+      reply(null);
+      void stop(0);
+      break;
+  }
+});
+
+send({ type: 'ready', url: server.url.replace('[::1]', '127.0.0.1') });

@@ -1,0 +1,250 @@
+import type { PhaseResult } from './load.js';
+import { SYSTEMS, type SystemId } from './systems.js';
+
+export interface SystemResult {
+  label: string;
+  description: string;
+  processes: number;
+  failures: number;
+  errors: string[];
+  /** Server-core speed just before this system was started (see machine.calibrationStart). */
+  calibration?: number | null;
+  /** 1-minute load average when this system's measurements ended. */
+  loadavg?: number;
+  idle?: {
+    sessions: number;
+    heapPerSessionBytes: number | null;
+    rssPerSessionBytes: number;
+    redisPerSessionBytes: number | null;
+    heapBytesAfter: number | null;
+    rssBytesAfter: number;
+  };
+  toolCalls?: PhaseResult;
+  single?: PhaseResult;
+  modern?: PhaseResult;
+  opens?: PhaseResult;
+  /** CPU per 2025-era tool call (many connections), in µs: the server process(es), Redis, PostgreSQL backends. */
+  cpuPerCall?: { serverUs: number; redisUs: number | null; postgresUs: number | null };
+  /** Commands Redis executed per tool call, those inside Lua scripts included (INFO commandstats). */
+  redisExecutedPerCall?: Record<string, number>;
+  redisExecutedPerModernCall?: Record<string, number>;
+  /** What one tool call sent, counted at the server's sockets with one connection (flowpos single process). */
+  wire?: {
+    calls: number;
+    redisRoundTripsPerCall: number | null;
+    postgresRoundTripsPerCall: number;
+    redisCommandsPerCall: number | null;
+    redisCommands: Record<string, number>;
+    postgresStatements: Record<string, number>;
+  };
+  long?: {
+    seconds: number;
+    perSecond: number;
+    rssAt1MinBytes: number | null;
+    rssAtEndBytes: number | null;
+    growth: number | null;
+    samples: { s: number; rssMb: number }[];
+  };
+}
+
+export interface Target {
+  id: string;
+  text: string;
+  value: string;
+  status: 'met' | 'met (stretch)' | 'not met' | 'not measured';
+}
+
+export interface BenchResult {
+  date: string;
+  settings: {
+    mode: 'quick' | 'full';
+    connections: number;
+    warmupMs: number;
+    toolCallsMs: number;
+    singleMs: number;
+    modernMs: number;
+    opensMs: number;
+    warmSessions: number;
+    idleSessions: number;
+    longMs: number;
+    longSampleAtMs: number;
+    pinned: boolean;
+    serverCpu: string | null;
+    loadCpu: string | null;
+  };
+  machine: {
+    cpu: string;
+    cores: number;
+    memoryGb: number;
+    node: string;
+    redis: string;
+    postgres: string;
+    loadavgStart: number[];
+    loadavgEnd: number[];
+    /** Server-core speed: thousands of JSON parse+stringify round trips of a tool-call message per second. */
+    calibrationStart: number | null;
+    calibrationEnd: number | null;
+  };
+  source: { commit: string; srcModified: boolean };
+  systems: Partial<Record<SystemId, SystemResult>>;
+  targets: Target[];
+  failures: number;
+}
+
+const BASE: SystemId = 'sdk-stateful';
+const MODERN_BASE: SystemId = 'sdk-per-request';
+
+type Num = number | null | undefined;
+
+function ratio(value: Num, base: Num): number | null {
+  if (value === null || value === undefined || base === null || base === undefined || !Number.isFinite(value) || !Number.isFinite(base) || base === 0) return null;
+  return value / base;
+}
+
+function fmtNum(n: Num, digits = 0): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function fmtBytes(n: Num): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
+  if (a >= 1024) return `${(n / 1024).toFixed(2)} KB`;
+  return `${n.toFixed(0)} B`;
+}
+
+function withRatio(text: string, r: number | null): string {
+  return r === null ? text : `${text} (×${r.toFixed(2)})`;
+}
+
+/** Cores the cluster's three instances ran on: one when pinned, else every core. */
+function clusterCores(result: BenchResult): number {
+  return result.settings.pinned ? 1 : result.machine.cores;
+}
+
+interface Row {
+  label: string;
+  cell: (s: SystemResult, id: SystemId) => string;
+}
+
+function rows(result: BenchResult): Row[] {
+  const base = result.systems[BASE];
+  const mbase = result.systems[MODERN_BASE];
+  const c = result.settings.connections;
+  return [
+    { label: `tool calls/s, 2025-era sessions, ${c} connections (× baseline)`, cell: (s) => withRatio(fmtNum(s.toolCalls?.perSecond), ratio(s.toolCalls?.perSecond, base?.toolCalls?.perSecond)) },
+    {
+      label: 'tool calls/s per server core used (× baseline)',
+      cell: (s, id) => {
+        const cores = id === 'flowpos-cluster' ? clusterCores(result) : 1;
+        const v = s.toolCalls ? s.toolCalls.perSecond / cores : null;
+        return withRatio(fmtNum(v), ratio(v, base?.toolCalls?.perSecond));
+      },
+    },
+    { label: `p50 / p99 latency, ${c} connections (ms)`, cell: (s) => (s.toolCalls ? `${fmtNum(s.toolCalls.p50Ms, 2)} / ${fmtNum(s.toolCalls.p99Ms, 2)}` : '–') },
+    { label: 'p50 / p99 latency, 1 connection (ms)', cell: (s) => (s.single ? `${fmtNum(s.single.p50Ms, 3)} / ${fmtNum(s.single.p99Ms, 3)}` : '–') },
+    { label: 'tool calls/s, 1 connection', cell: (s) => withRatio(fmtNum(s.single?.perSecond), ratio(s.single?.perSecond, base?.single?.perSecond)) },
+    {
+      label: `tool calls/s, 2026-07-28 stateless, ${c} connections (× SDK per-request)`,
+      cell: (s) => withRatio(fmtNum(s.modern?.perSecond), ratio(s.modern?.perSecond, mbase?.modern?.perSecond)),
+    },
+    { label: 'p50 / p99 latency, 2026-07-28 (ms)', cell: (s) => (s.modern ? `${fmtNum(s.modern.p50Ms, 2)} / ${fmtNum(s.modern.p99Ms, 2)}` : '–') },
+    { label: 'session opens/s (initialize + initialized) (× baseline)', cell: (s) => withRatio(fmtNum(s.opens?.perSecond), ratio(s.opens?.perSecond, base?.opens?.perSecond)) },
+    {
+      label: `heap per idle session (× baseline)`,
+      cell: (s) => withRatio(fmtBytes(s.idle?.heapPerSessionBytes), ratio(s.idle?.heapPerSessionBytes, base?.idle?.heapPerSessionBytes)),
+    },
+    { label: 'RSS per idle session (× baseline)', cell: (s) => withRatio(fmtBytes(s.idle?.rssPerSessionBytes), ratio(s.idle?.rssPerSessionBytes, base?.idle?.rssPerSessionBytes)) },
+    { label: 'Redis memory per idle session', cell: (s) => fmtBytes(s.idle?.redisPerSessionBytes) },
+    { label: 'Redis round trips / commands per tool call', cell: (s) => (s.wire?.redisRoundTripsPerCall != null ? `${fmtNum(s.wire.redisRoundTripsPerCall, 2)} / ${fmtNum(s.wire.redisCommandsPerCall, 2)}` : '–') },
+    { label: 'PostgreSQL round trips per tool call', cell: (s) => fmtNum(s.wire?.postgresRoundTripsPerCall, 2) },
+    {
+      label: 'CPU per tool call: server / Redis / PostgreSQL (µs)',
+      cell: (s) => (s.cpuPerCall ? `${fmtNum(s.cpuPerCall.serverUs)} / ${fmtNum(s.cpuPerCall.redisUs)} / ${fmtNum(s.cpuPerCall.postgresUs)}` : '–'),
+    },
+    {
+      label: 'RSS after 1 min → end of long run (growth)',
+      cell: (s) => (s.long ? `${fmtBytes(s.long.rssAt1MinBytes)} → ${fmtBytes(s.long.rssAtEndBytes)} (${s.long.growth === null ? '–' : `${(s.long.growth * 100).toFixed(1)} %`})` : '–'),
+    },
+    { label: 'RSS after the idle sessions', cell: (s) => withRatio(fmtBytes(s.idle?.rssBytesAfter), ratio(s.idle?.rssBytesAfter, base?.idle?.rssBytesAfter)) },
+    { label: 'server processes', cell: (s) => String(s.processes) },
+    { label: 'server-core speed before / load average after (k JSON round trips/s)', cell: (s) => `${s.calibration ?? '–'}k / ${s.loadavg?.toFixed(1) ?? '–'}` },
+    { label: 'failed responses', cell: (s) => String(s.failures) },
+  ];
+}
+
+export function evaluateTargets(result: BenchResult): Target[] {
+  const base = result.systems[BASE];
+  const redis = result.systems['flowpos-redis'];
+  const cluster = result.systems['flowpos-cluster'];
+  const out: Target[] = [];
+  const add = (id: string, text: string, value: number | null | undefined, shown: string, met: (v: number) => boolean, stretch?: (v: number) => boolean) => {
+    if (value === null || value === undefined || !Number.isFinite(value)) out.push({ id, text, value: '–', status: 'not measured' });
+    else out.push({ id, text, value: shown, status: stretch?.(value) ? 'met (stretch)' : met(value) ? 'met' : 'not met' });
+  };
+  const r1 = ratio(redis?.toolCalls?.perSecond, base?.toolCalls?.perSecond);
+  add('P1', 'tool calls/s with Redis-backed sessions ≥ 1.5× baseline (stretch 2×)', r1, `×${r1?.toFixed(2)}`, (v) => v >= 1.5, (v) => v >= 2);
+  const perCore = cluster?.toolCalls ? cluster.toolCalls.perSecond / clusterCores(result) : null;
+  const r1c = ratio(perCore, base?.toolCalls?.perSecond);
+  add('P1', `cluster tool calls/s per core used (${clusterCores(result)}) ≥ baseline`, r1c, `×${r1c?.toFixed(2)}`, (v) => v >= 1);
+  const r2 = ratio(redis?.opens?.perSecond, base?.opens?.perSecond);
+  add('P2', 'session opens/s ≥ 2× baseline', r2, `×${r2?.toFixed(2)}`, (v) => v >= 2);
+  add('P3', 'instance heap per idle session ≤ 1 KB (Redis)', redis?.idle?.heapPerSessionBytes, fmtBytes(redis?.idle?.heapPerSessionBytes), (v) => v <= 1024);
+  add('P3', 'Redis memory per session ≤ 1 KB', redis?.idle?.redisPerSessionBytes, fmtBytes(redis?.idle?.redisPerSessionBytes), (v) => v <= 1024);
+  add('P4', '≤ 2 Redis round trips per tool call', redis?.wire?.redisRoundTripsPerCall, fmtNum(redis?.wire?.redisRoundTripsPerCall, 2), (v) => v <= 2.05);
+  add('P5', 'RSS at 5 min within 10 % of 1 min', redis?.long?.growth, redis?.long?.growth != null ? `${(redis.long.growth * 100).toFixed(1)} %` : '–', (v) => Math.abs(v) <= 0.1);
+  add('P6', 'p50 add_item_to_cart with Redis, 1 connection ≤ 0.3 ms', redis?.single?.p50Ms, `${fmtNum(redis?.single?.p50Ms, 3)} ms`, (v) => v <= 0.3);
+  return out;
+}
+
+function present(result: BenchResult): { id: SystemId; s: SystemResult }[] {
+  return SYSTEMS.filter((i) => result.systems[i.id]).map((i) => ({ id: i.id, s: result.systems[i.id]! }));
+}
+
+export function renderMarkdown(result: BenchResult): string {
+  const systems = present(result);
+  const m = result.machine;
+  const lines: string[] = [];
+  lines.push(`# Benchmark ${result.date} (${result.settings.mode})`, '');
+  lines.push(
+    `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB, Node ${m.node}, Redis ${m.redis}, PostgreSQL ${m.postgres}. ` +
+      `Load average at start ${m.loadavgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${m.loadavgEnd.map((l) => l.toFixed(2)).join(' / ')}; ` +
+      `server-core speed ${m.calibrationStart ?? '?'}k → ${m.calibrationEnd ?? '?'}k JSON round trips/s (bench/support/calibrate.ts).`,
+  );
+  lines.push(`Commit ${result.source.commit}${result.source.srcModified ? ' with uncommitted changes in src/' : ''}.`);
+  lines.push(
+    result.settings.pinned
+      ? `Servers on core ${result.settings.serverCpu}; load generator, Redis, PostgreSQL backends and the cluster's balancer on core ${result.settings.loadCpu}.`
+      : 'No CPU pinning.',
+  );
+  lines.push(
+    `${result.settings.connections} connections, ${result.settings.warmupMs / 1000} s warm-up, ${result.settings.toolCallsMs / 1000} s per throughput scenario, ` +
+      `${result.settings.idleSessions} idle sessions${result.settings.longMs ? `, ${result.settings.longMs / 60000} min long run` : ''}. Ratios are to the SDK stateful baseline of the same run unless the row says otherwise.`,
+    '',
+  );
+  lines.push(`| | ${systems.map(({ s }) => s.label).join(' | ')} |`);
+  lines.push(`|---|${systems.map(() => '---').join('|')}|`);
+  for (const row of rows(result)) lines.push(`| ${row.label} | ${systems.map(({ id, s }) => row.cell(s, id)).join(' | ')} |`);
+  lines.push('', '| target | measured | status |', '|---|---|---|');
+  for (const t of result.targets) lines.push(`| ${t.id} ${t.text} | ${t.value} | ${t.status} |`);
+  lines.push('', 'Systems:', '');
+  for (const { s } of systems) lines.push(`- **${s.label}**: ${s.description}.`);
+  const wire = result.systems['flowpos-redis']?.wire;
+  if (wire) {
+    lines.push('', `One add_item_to_cart with Redis (1 connection) sends, per call: Redis ${Object.entries(wire.redisCommands).map(([k, v]) => `${k} ×${v}`).join(', ')}; PostgreSQL:`);
+    for (const [q, v] of Object.entries(wire.postgresStatements)) lines.push(`- ×${v} \`${q}\``);
+  }
+  const errors = systems.flatMap(({ s }) => s.errors.map((e) => `- ${s.label}: ${e}`));
+  if (errors.length) lines.push('', 'First failures:', '', ...errors);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderText(result: BenchResult): string {
+  const systems = present(result);
+  const table = [['', ...systems.map(({ s }) => s.label)], ...rows(result).map((r) => [r.label, ...systems.map(({ id, s }) => r.cell(s, id))])];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  const text = table.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  const targets = result.targets.map((t) => `${t.id} ${t.text}: ${t.value} — ${t.status}`).join('\n');
+  return `${text}\n\n${targets}\n\nfailed responses: ${result.failures}`;
+}

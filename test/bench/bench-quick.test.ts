@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from '../../bench/support/report.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LIMIT_MS = 90_000;
+
+/**
+ * `npm run bench -- --quick` end to end: every system starts, takes load and stops, and every answer it gave was
+ * a valid JSON-RPC result. Timings are never asserted (they depend on the machine and whatever else runs on it).
+ */
+test('npm run bench -- --quick measures every system and gets only valid answers', { timeout: LIMIT_MS + 15_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'flowpos-bench-test-'));
+  try {
+    // Its own process group, so a run that overstays is stopped with everything it started.
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', out], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+    child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+        setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }, 5_000).unref();
+      } catch {
+        // gone
+      }
+    }, LIMIT_MS);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    assert.equal(timedOut, false, `the quick benchmark took longer than ${LIMIT_MS / 1000} s:\n${output}`);
+    assert.equal(code, 0, `the quick benchmark failed (exit ${code}):\n${output}`);
+
+    const file = readdirSync(out).find((f) => f.endsWith('.json'));
+    assert.ok(file, `no result written:\n${output}`);
+    assert.ok(readdirSync(out).some((f) => f.endsWith('.md')), 'no markdown table written');
+    const result = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchResult;
+
+    assert.equal(result.settings.mode, 'quick');
+    assert.equal(result.failures, 0, `failed responses:\n${JSON.stringify(Object.values(result.systems).map((s) => s?.errors), null, 2)}`);
+    const ids = ['sdk-stateful', 'sdk-per-request', 'flowpos-memory', 'flowpos-redis', 'flowpos-cluster'] as const;
+    for (const id of ids) {
+      const s = result.systems[id];
+      assert.ok(s, `${id} was not measured`);
+      assert.equal(s.failures, 0, `${id}: ${s.errors.join('\n')}`);
+    }
+    for (const id of ['sdk-stateful', 'flowpos-memory', 'flowpos-redis', 'flowpos-cluster'] as const) {
+      const s = result.systems[id]!;
+      // `total` counts every good answer of the phase (its short window may see none on a busy machine).
+      assert.ok((s.toolCalls?.total ?? 0) > 0, `${id}: no tool call in sessions completed`);
+      assert.ok((s.single?.total ?? 0) > 0, `${id}: no tool call on one connection completed`);
+      assert.ok((s.opens?.total ?? 0) > 0, `${id}: no session was opened`);
+      assert.equal(s.idle?.sessions, result.settings.idleSessions, `${id}: not every idle session opened`);
+    }
+    for (const id of ['sdk-per-request', 'flowpos-memory', 'flowpos-redis', 'flowpos-cluster'] as const) {
+      assert.ok((result.systems[id]!.modern?.total ?? 0) > 0, `${id}: no 2026-07-28 tool call completed`);
+    }
+    // The counters behind P3 and P4 were read (their values are the full run's business).
+    const redis = result.systems['flowpos-redis']!;
+    assert.ok(redis.wire && redis.wire.redisRoundTripsPerCall !== null && redis.wire.redisRoundTripsPerCall > 0, 'Redis round trips were not counted');
+    assert.ok((redis.wire.redisCommands['evalsha cart-add'] ?? 0) > 0, `the cart script was not seen: ${JSON.stringify(redis.wire.redisCommands)}`);
+    assert.ok(redis.idle?.redisPerSessionBytes !== null && redis.idle!.redisPerSessionBytes > 0, 'Redis memory per session was not measured');
+    assert.equal(result.targets.length, 8);
+    for (const t of result.targets) assert.match(t.status, /^(met|met \(stretch\)|not met|not measured)$/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
