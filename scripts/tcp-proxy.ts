@@ -2,8 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
  * A loopback TCP relay that can be cut and restored, to take PostgreSQL (or anything) away from a server
- * under test without stopping the real service other tests share. (The chaos run's copy of
- * test/helpers/tcp-proxy.ts: scripts do not reach into the tests.)
+ * under test without stopping the real service other tests share. Shared by the chaos run and the tests.
  */
 export interface TcpProxy {
   port: number;
