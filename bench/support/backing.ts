@@ -67,8 +67,8 @@ export async function postgresVersion(): Promise<string> {
   client.on('error', () => {});
   try {
     await client.connect();
-    const { rows } = await client.query<{ v: string }>('SHOW server_version');
-    return rows[0]?.v ?? 'unknown';
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    return rows[0]?.server_version.split(' ')[0] ?? 'unknown';
   } catch {
     return 'unknown';
   } finally {

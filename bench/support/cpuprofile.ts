@@ -62,13 +62,18 @@ function label(frame: CallFrame): string {
 const LAYERS: [string, (f: CallFrame) => boolean][] = [
   ['HTTP: Fastify + node:http', (f) => /node_modules\/fastify\//.test(f.url) || /^node:_http|^node:net$/.test(f.url)],
   ['auth (src/auth)', (f) => f.url.includes('/src/auth/')],
+  ['rate limit (src/http/rate-limit, redis-rate-limiter)', (f) => /\/src\/(http\/rate-limit|state\/redis-rate-limiter)\.ts/.test(f.url)],
   ['session layer (src/mcp)', (f) => f.url.includes('/src/mcp/')],
   ['MCP SDK (@modelcontextprotocol)', (f) => f.url.includes('node_modules/@modelcontextprotocol/')],
+  ['web Request/Response objects (undici in Node)', (f) => f.url === 'node:internal/deps/undici/undici'],
   ['zod', (f) => f.url.includes('node_modules/zod/')],
   ['POS tools and domain (src/pos)', (f) => f.url.includes('/src/pos/')],
   ['Redis client (node-redis)', (f) => f.url.includes('node_modules/@redis/')],
+  ['timers firing (mostly node-redis command timeouts)', (f) => f.functionName === 'listOnTimeout'],
   ['PostgreSQL client (pg)', (f) => /node_modules\/pg(-[a-z]+)?\//.test(f.url)],
-  ['logging (pino)', (f) => /node_modules\/(pino|sonic-boom)/.test(f.url)],
+  ['logging (pino, child loggers, request log)', (f) => /node_modules\/(pino|sonic-boom|@pinojs)|\/src\/http\/(request-log|logger)\.ts/.test(f.url)],
+  ['metrics (prom-client)', (f) => /node_modules\/prom-client|\/src\/http\/metrics\.ts/.test(f.url)],
+  ['tracing (src/http/tracing, trace-context)', (f) => /\/src\/http\/(tracing|trace-context)\.ts|@opentelemetry/.test(f.url)],
 ];
 
 export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: number }, top = 30): ProfileSummary {
