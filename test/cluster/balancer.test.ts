@@ -160,12 +160,13 @@ describe('the balancer: round robin with no affinity, failover only on refused c
   });
 
   test('an instance’s 503 with Retry-After comes back at once, not retried by the balancer', async () => {
-    const started = Date.now();
+    const busyHits = () => ups.reduce((n, u) => n + u.seen.filter((r) => r.url === '/busy').length, 0);
+    const before = busyHits();
     const res = await fetch(`${lb.url}/busy`);
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '2');
     assert.deepEqual(await res.json(), { busy: true });
-    assert.ok(Date.now() - started < 1_000, `answered in ${Date.now() - started} ms`);
+    assert.equal(busyHits() - before, 1, 'the balancer asked one instance once: no retry held the answer back');
   });
 
   test('a refused connection sends the same request to the next instance; none up is a 502 JSON-RPC error', async () => {
@@ -195,7 +196,6 @@ describe('the balancer: round robin with no affinity, failover only on refused c
     }
 
     await Promise.all([ups[0]!.close(), ups[2]!.close()]);
-    const started = Date.now();
     const res = await fetch(`${lb.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":42,"method":"ping"}' });
     assert.equal(res.status, 502);
     assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
@@ -204,7 +204,6 @@ describe('the balancer: round robin with no affinity, failover only on refused c
     assert.equal(body.jsonrpc, '2.0');
     assert.equal(body.id, 42, 'the error answers the request it refuses');
     assert.equal(body.error.data.code, 'no_upstream');
-    assert.match(body.error.message, /tried i\d, i\d, i\d/);
-    assert.ok(Date.now() - started < 2_000);
+    assert.match(body.error.message, /tried i\d, i\d, i\d/, 'each instance tried once, then a clear answer');
   });
 });
