@@ -1,36 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MemoryRateLimiter } from '../../src/state/memory-rate-limiter.js';
 import { clusterKeySlot } from '../../src/state/redis-client.js';
 import { RedisRateLimiter } from '../../src/state/redis-rate-limiter.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { rateLimiterContract } from './rate-limiter.contract.js';
-import { RedisClients } from './support.js';
+import { sharedMemory, useRedis } from './support.js';
 
 describe('MemoryRateLimiter', () => {
-  const limiters: MemoryRateLimiter[] = [];
-  after(() => limiters.forEach((l) => l.close()));
-  rateLimiterContract(async (connections = 1) => {
-    const limiter = new MemoryRateLimiter({ sweepIntervalMs: 50 });
-    limiters.push(limiter);
-    return Array.from({ length: connections }, () => limiter);
-  });
+  const memory = sharedMemory(() => new MemoryRateLimiter({ sweepIntervalMs: 50 }));
+  rateLimiterContract((connections = 1) => memory(undefined, connections));
 });
 
 describe('RedisRateLimiter', () => {
-  let redis: TestRedis;
-  const clients = new RedisClients(
-    () => redis.url,
-    () => redis.keyPrefix,
-  );
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await clients.closeAll();
-    await redis?.stop();
-  });
+  const { clients, redis } = useRedis();
   rateLimiterContract(async (connections = 1) => (await clients.many(connections)).map((client) => new RedisRateLimiter(client, clients.keys)));
 
   it('keeps each bucket in <prefix>rl:{<user>}:<bucket>, one slot per user, expiring one window after the last hit', async () => {
@@ -38,7 +21,7 @@ describe('RedisRateLimiter', () => {
     const limiter = new RedisRateLimiter(client, clients.keys);
     const user = randomUUID();
     assert.ok((await limiter.hit(user, [{ bucket: 'requests', limit: 5, windowMs: 30_000 }, { bucket: 'writes', limit: 5, windowMs: 10_000 }])).allowed);
-    const keys = [`${redis.keyPrefix}rl:{${user}}:requests`, `${redis.keyPrefix}rl:{${user}}:writes`];
+    const keys = [`${redis().keyPrefix}rl:{${user}}:requests`, `${redis().keyPrefix}rl:{${user}}:writes`];
     assert.deepEqual(keys, [clients.keys.rateLimit(user, 'requests'), clients.keys.rateLimit(user, 'writes')]);
     assert.deepEqual(await Promise.all(keys.map((k) => client.type(k))), ['zset', 'zset']);
     const [ttlRequests, ttlWrites] = await Promise.all(keys.map((k) => client.pTTL(k)));

@@ -1,33 +1,15 @@
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { MemorySessionStore } from '../../src/state/memory-session-store.js';
 import { RedisSessionStore } from '../../src/state/redis-session-store.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { sessionStoreContract } from './session-store.contract.js';
-import { RedisClients } from './support.js';
+import { sharedMemory, useRedis } from './support.js';
 
 describe('MemorySessionStore', () => {
-  const stores: MemorySessionStore[] = [];
-  after(() => stores.forEach((s) => s.close()));
-  sessionStoreContract(async (opts, connections = 1) => {
-    const store = new MemorySessionStore({ ...opts, sweepIntervalMs: 50 });
-    stores.push(store);
-    return Array.from({ length: connections }, () => store);
-  });
+  sessionStoreContract(sharedMemory((opts) => new MemorySessionStore({ ...opts, sweepIntervalMs: 50 })));
 });
 
 describe('RedisSessionStore', () => {
-  let redis: TestRedis;
-  const clients = new RedisClients(
-    () => redis.url,
-    () => redis.keyPrefix,
-  );
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await clients.closeAll();
-    await redis?.stop();
-  });
+  const { clients } = useRedis();
   sessionStoreContract(async (opts, connections = 1) =>
     (await clients.many(connections)).map((client) => new RedisSessionStore(client, clients.keys, opts)),
   );

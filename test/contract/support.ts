@@ -1,3 +1,5 @@
+import { after, before } from 'node:test';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { createKeySpace, type KeySpace } from '../../src/state/keys.js';
 import {
   closeRedisClient,
@@ -49,4 +51,35 @@ export class RedisClients {
   async closeAll(): Promise<void> {
     await Promise.all(this.#clients.splice(0).map((c) => closeRedisClient(c)));
   }
+}
+
+/** Inside a describe: a throwaway redis-server for the suite and connections to it, all stopped afterwards. */
+export function useRedis(): { clients: RedisClients; redis: () => TestRedis } {
+  let redis: TestRedis | undefined;
+  const clients = new RedisClients(
+    () => redis!.url,
+    () => redis!.keyPrefix,
+  );
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await clients.closeAll();
+    await redis?.stop();
+  });
+  return { clients, redis: () => redis! };
+}
+
+/**
+ * Inside a describe: a factory that makes one in-memory store per call and hands it out as `connections` views of
+ * the same data (what separate Redis connections are for the Redis stores); every store is closed afterwards.
+ */
+export function sharedMemory<T extends { close(): void }, O>(make: (opts: O) => T): StoreFactory<T, O> {
+  const made: T[] = [];
+  after(() => made.forEach((s) => s.close()));
+  return async (opts, connections = 1) => {
+    const store = make(opts);
+    made.push(store);
+    return Array.from({ length: connections }, () => store);
+  };
 }
