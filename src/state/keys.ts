@@ -13,6 +13,10 @@ import type { CartRef } from './cart-store.js';
  * | `<prefix>bus:user:<userId>`                     | pub/sub channel (3)    | none: not a key, nothing is stored                               | user bus (RedisSessionBus) |
  * | `<prefix>events:{<sessionId>}:<streamId>`       | stream, field `m`      | session idle TTL, reset by every append; trimmed by count and age | RedisEventLog        |
  * | `<prefix>revoked:<jti>`                         | string `1`             | until the revoked access token's own expiry (`exp`)              | RedisRevocationStore |
+ * | `<prefix>oauth:authz:<id>`                      | string: JSON           | the sign-in window (10 min); kept by updates; deleted by consent | RedisAuthorizationStore |
+ * | `<prefix>oauth:code:<sha256>`                   | hash `g` `f` (5)       | the code's lifetime (60 s); kept after redemption to see replays | RedisAuthorizationStore |
+ * | `<prefix>oauth:rt:{<familyId>}`                 | hash `f` `k` `c` `j` `e` (5) | refresh idle TTL, capped by the family's absolute expiry; reset by rotation | RedisAuthorizationStore |
+ * | `<prefix>oauth:rt:{<familyId>}:used`            | set of token hashes    | same as its family                                               | RedisAuthorizationStore |
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
  *     `x` = principal.expiresAt in epoch ms ('' when the credential does not expire).
@@ -22,6 +26,8 @@ import type { CartRef } from './cart-store.js';
  * (4) One member per admitted hit (a random id), scored by the Redis server's clock in µs; `<bucket>` is a fixed
  *     name (`requests`, `writes`). Every bucket of a user shares the hash tag `{<userId>}`, so one script checks
  *     and charges several of them in one slot (see rate-limit.lua).
+ * (5) See the headers of code-redeem.lua and refresh-create.lua. Codes and tokens are stored only as SHA-256
+ *     digests, so a read of Redis yields nothing a client could present. A family's two keys share `{<familyId>}`.
  *
  * Caller-provided parts (business ids, user ids, handles) are percent-encoded: every character outside
  * `[A-Za-z0-9._~-]` (including `%`, `:`, `{`, `}`) becomes `%XX` of its UTF-8 bytes. Encoding is injective, so two
@@ -87,6 +93,12 @@ export interface KeySpace {
   eventStream(sessionId: string, streamId: string): string;
   /** An access token's deny-list entry, by its `jti` (no hash tag: one key, one slot). */
   revokedToken(tokenId: string): string;
+  /** A pending /authorize request, by the random id we gave it. */
+  oauthPending(id: string): string;
+  /** An authorization code, by the SHA-256 of the code. */
+  oauthCode(codeHash: string): string;
+  /** A refresh-token family and the set of its rotated-away token hashes (one hash tag: one slot). */
+  refreshFamily(familyId: string): { family: string; used: string };
   /** A SCAN MATCH pattern that covers every key of this key space (glob characters of the prefix escaped). */
   scanPattern(): string;
 }
@@ -141,6 +153,12 @@ export function cartLineField(sku: string): string {
   return CART_LINE_FIELD_PREFIX + sku;
 }
 
+/** Ids and digests we generate: base64url, 16-64 characters. Anything else is refused rather than encoded. */
+export function opaqueId(part: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(value)) throw new InvalidKeyPartError(part, 'must be 16-64 base64url characters');
+  return value;
+}
+
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
@@ -185,6 +203,16 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     },
     revokedToken(tokenId) {
       return `${prefix}revoked:${encodeKeyPart('token id', tokenId)}`;
+    },
+    oauthPending(id) {
+      return `${prefix}oauth:authz:${opaqueId('authorization id', id)}`;
+    },
+    oauthCode(codeHash) {
+      return `${prefix}oauth:code:${opaqueId('code hash', codeHash)}`;
+    },
+    refreshFamily(familyId) {
+      const tag = `${prefix}oauth:rt:{${opaqueId('family id', familyId)}}`;
+      return { family: tag, used: `${tag}:used` };
     },
     scanPattern() {
       return `${escapeGlob(prefix)}*`;

@@ -155,6 +155,41 @@ function loadScripts() {
       },
       transformReply: rawReply,
     }),
+    codeRedeem: defineScript({
+      SCRIPT: readLua('code-redeem'),
+      NUMBER_OF_KEYS: 1,
+      parseCommand(parser: CommandParser, key: string, familyId: string) {
+        parser.pushKey(key);
+        parser.push(familyId);
+      },
+      transformReply: rawReply,
+    }),
+    refreshCreate: defineScript({
+      SCRIPT: readLua('refresh-create'),
+      NUMBER_OF_KEYS: 1,
+      parseCommand(parser: CommandParser, key: string, ...args: string[]) {
+        parser.pushKey(key);
+        parser.push(...args);
+      },
+      transformReply: rawReply,
+    }),
+    refreshRotate: defineScript({
+      SCRIPT: readLua('refresh-rotate'),
+      NUMBER_OF_KEYS: 2,
+      parseCommand(parser: CommandParser, familyKey: string, usedKey: string, ...args: string[]) {
+        parser.pushKeys([familyKey, usedKey]);
+        parser.push(...args);
+      },
+      transformReply: rawReply,
+    }),
+    refreshRevoke: defineScript({
+      SCRIPT: readLua('refresh-revoke'),
+      NUMBER_OF_KEYS: 2,
+      parseCommand(parser: CommandParser, familyKey: string, usedKey: string) {
+        parser.pushKeys([familyKey, usedKey]);
+      },
+      transformReply: rawReply,
+    }),
     // Variable key count (one key per rule): the count is pushed with the keys.
     rateLimit: defineScript({
       SCRIPT: readLua('rate-limit'),

@@ -1,6 +1,8 @@
+import type { AuthorizationStore } from './authorization-store.js';
 import type { CartStore } from './cart-store.js';
 import type { EventLog } from './event-log.js';
 import { createKeySpace } from './keys.js';
+import { MemoryAuthorizationStore } from './memory-authorization-store.js';
 import { MemoryEventLog } from './memory-event-log.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { RedisEventLog } from './redis-event-log.js';
@@ -11,6 +13,7 @@ import { MemorySessionBus } from './memory-session-bus.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { PreferenceStore } from './preference-store.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { RedisAuthorizationStore } from './redis-authorization-store.js';
 import { RedisCartStore } from './redis-cart-store.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 import {
@@ -73,6 +76,8 @@ export interface Stores {
   events: EventLog;
   /** Revoked access tokens (by jti), until they expire. */
   revocations: RevocationStore;
+  /** The OAuth authorization server's pending sign-ins, codes and refresh-token families. */
+  authorizations: AuthorizationStore;
   /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -98,6 +103,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     const events = new MemoryEventLog(eventOpts);
     const userBus = new MemorySessionBus({ onError: opts.onBusSubscriberError });
     const revocations = new MemoryRevocationStore();
+    const authorizations = new MemoryAuthorizationStore();
     return {
       kind: 'memory',
       sessions,
@@ -108,6 +114,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
       userBus,
       events,
       revocations,
+      authorizations,
       ping: async () => {},
       close: async () => {
         sessions.close();
@@ -116,6 +123,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
         preferences.close();
         events.close();
         revocations.close();
+        authorizations.close();
         await bus.close();
         await userBus.close();
       },
@@ -165,6 +173,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     userBus,
     events: new RedisEventLog(client, keys, eventOpts),
     revocations: new RedisRevocationStore(client, keys),
+    authorizations: new RedisAuthorizationStore(client, keys),
     ping: () => pingRedis(client),
     close: async () => {
       await bus.close();

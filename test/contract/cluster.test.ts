@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createKeySpace, type KeySpace } from '../../src/state/keys.js';
+import { RedisAuthorizationStore } from '../../src/state/redis-authorization-store.js';
 import { RedisCartStore } from '../../src/state/redis-cart-store.js';
 import { RedisEventLog } from '../../src/state/redis-event-log.js';
 import {
@@ -18,6 +19,7 @@ import { RedisSessionStore } from '../../src/state/redis-session-store.js';
 import type { BusMessage, SessionBus } from '../../src/state/session-bus.js';
 import { createStores, type Stores } from '../../src/state/stores.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
+import { authorizationStoreContract } from './authorization-store.contract.js';
 import { cartStoreContract } from './cart-store.contract.js';
 import { eventLogContract } from './event-log.contract.js';
 import { preferenceStoreContract } from './preference-store.contract.js';
@@ -75,6 +77,10 @@ describe('RedisPreferenceStore on a Redis Cluster', () => {
 
 describe('RedisEventLog on a Redis Cluster', () => {
   eventLogContract(async (opts, connections = 1) => (await many(connections)).map((c) => new RedisEventLog(c, keys, opts)));
+});
+
+describe('RedisAuthorizationStore on a Redis Cluster', () => {
+  authorizationStoreContract(async (_opts, connections = 1) => (await many(connections)).map((c) => new RedisAuthorizationStore(c, keys)));
 });
 
 describe('RedisSessionBus on a Redis Cluster (sharded pub/sub)', () => {

@@ -1,0 +1,95 @@
+import type { Scope } from '../auth/principal.js';
+
+/**
+ * The authorization server's short-lived state, shared by every instance so that each step of a sign-in (the
+ * /authorize request, the sign-in, the consent, the code redemption, every refresh) may land on a different one.
+ *
+ * - A *pending authorization* is an /authorize request that was checked and waits for the person to sign in and
+ *   consent (minutes).
+ * - An *authorization code* is single-use and lives a minute. Redeeming it records which refresh-token family it
+ *   produced, so a replay can be detected and that family (and its access token) revoked (RFC 9700 §4.5).
+ * - A *refresh-token family* is one grant: the current refresh token (by hash), the hashes of the rotated-away ones,
+ *   and the last access token minted from it. Presenting a rotated-away token again means it was stolen or copied:
+ *   the whole family is revoked (RFC 9700 §4.14.2).
+ */
+export interface PendingAuthorization {
+  clientId: string;
+  redirectUri: string;
+  state?: string;
+  /** PKCE S256 challenge (base64url of SHA-256 of the verifier). */
+  codeChallenge: string;
+  /** RFC 8707 resource: this server's MCP URL. */
+  resource: string;
+  scopes: Scope[];
+  /** Set by the sign-in step. */
+  subject?: string;
+  email?: string;
+  /** SHA-256 (base64url) of the cookie that binds the consent step to the browser that signed in. */
+  browserBinding?: string;
+}
+
+export interface CodeGrant {
+  clientId: string;
+  redirectUri: string;
+  resource: string;
+  scopes: Scope[];
+  codeChallenge: string;
+  subject: string;
+}
+
+export type CodeRedemption = { status: 'ok'; grant: CodeGrant } | { status: 'used'; familyId: string } | { status: 'unknown' };
+
+export interface RefreshFamily {
+  subject: string;
+  clientId: string;
+  scopes: Scope[];
+  resource: string;
+  /** Epoch ms: no token of the family is accepted after this, however recently it was rotated. */
+  expiresAt: number;
+}
+
+/** The access token last minted from a family, so revoking the family revokes it too. */
+export interface IssuedAccessToken {
+  jti: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+export type RefreshRotation =
+  | { status: 'ok'; family: RefreshFamily }
+  /** A rotated-away token was presented: the family is gone; `lastAccessToken` should go on the deny-list. */
+  | { status: 'reused'; family: RefreshFamily; lastAccessToken?: IssuedAccessToken }
+  /** The token belongs to a family of another client: nothing changed. */
+  | { status: 'wrong_client' }
+  | { status: 'unknown' };
+
+export interface AuthorizationStore {
+  putPending(id: string, pending: PendingAuthorization, ttlMs: number): Promise<void>;
+  getPending(id: string): Promise<PendingAuthorization | undefined>;
+  /** Replaces a pending authorization that still exists, keeping its expiry; false when it is gone. */
+  updatePending(id: string, pending: PendingAuthorization): Promise<boolean>;
+  /** Get and delete, atomically: of two concurrent takes, one gets it. */
+  takePending(id: string): Promise<PendingAuthorization | undefined>;
+
+  putCode(codeHash: string, grant: CodeGrant, ttlMs: number): Promise<void>;
+  /**
+   * Marks the code used and records `familyId` as what it produced, atomically: of two concurrent redemptions one
+   * gets `ok`, the other `used` with the family id. The code stays (used) until it expires, so replays are seen.
+   */
+  redeemCode(codeHash: string, familyId: string): Promise<CodeRedemption>;
+
+  /** Starts a family whose current token is `tokenHash`; it lives `idleTtlMs` (capped by `family.expiresAt`). */
+  createFamily(familyId: string, family: RefreshFamily, tokenHash: string, idleTtlMs: number, accessToken: IssuedAccessToken): Promise<void>;
+  /**
+   * If `presentedHash` is the family's current token and `clientId` its client: makes `newHash` current, remembers
+   * the old one as used, records `accessToken`, resets the idle TTL. If it is a used one: deletes the family.
+   */
+  rotate(familyId: string, presentedHash: string, newHash: string, clientId: string, idleTtlMs: number, accessToken: IssuedAccessToken): Promise<RefreshRotation>;
+  /** Deletes the family; returns what it was (and its last access token) so the caller can deny that token. */
+  revokeFamily(familyId: string): Promise<{ family: RefreshFamily; lastAccessToken?: IssuedAccessToken } | undefined>;
+}
+
+/** The TTL a family's keys get now: the idle TTL, but never past the family's absolute expiry. */
+export function familyTtlMs(family: RefreshFamily, idleTtlMs: number, now = Date.now()): number {
+  return Math.max(1, Math.min(idleTtlMs, family.expiresAt - now));
+}
