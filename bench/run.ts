@@ -236,12 +236,13 @@ async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Pro
         out.wire = {
           calls: n,
           redisRoundTripsPerCall: sys.usesRedis ? round((w.flights.redis ?? 0) / n, 3) : null,
+          redisRoundTripsBeforeAnswerPerCall: sys.usesRedis ? round(((w.flights.redis ?? 0) - (w.flightsAfterAnswer.redis ?? 0)) / n, 3) : null,
           postgresRoundTripsPerCall: round((w.flights.postgres ?? 0) / n, 3),
           redisCommandsPerCall: sys.usesRedis ? round(sum(w.redisCommands) / n, 3) : null,
           redisCommands: per(w.redisCommands),
           postgresStatements: per(w.postgresStatements),
         };
-        log(`  per call: ${out.wire.redisRoundTripsPerCall ?? 0} Redis round trips (${Object.entries(out.wire.redisCommands).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${out.wire.postgresRoundTripsPerCall} PostgreSQL round trips`);
+        log(`  per call: ${out.wire.redisRoundTripsPerCall ?? 0} Redis round trips, ${out.wire.redisRoundTripsBeforeAnswerPerCall ?? 0} of them before the answer (${Object.entries(out.wire.redisCommands).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${out.wire.postgresRoundTripsPerCall} PostgreSQL round trips`);
       }
     }
 

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { Server as HttpServer, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,8 @@ const send = (msg: unknown) => process.send!(msg);
  * Counts, per call, what goes to Redis and PostgreSQL, at the sockets:
  * - "flights": bursts of writes to one socket made in the same turn of the event loop (node-redis sends the
  *   commands of one turn in one burst; pg writes a query's messages in one go). With one request in flight at a
- *   time, flights per call are the round trips per call.
+ *   time, flights per call are the round trips per call; those made after the response was ended (and before the
+ *   next request came) are also counted apart: the answer did not wait for them.
  * - Redis commands by name (node-redis writes each command as one chunk `*<n>\r\n$<len>\r\n<NAME>…`; an
  *   EVALSHA is named after the src/state/lua script whose SHA-1 it carries).
  * - PostgreSQL statements (the text of each Parse or Query message).
@@ -40,8 +42,24 @@ const scriptNames = new Map<string, string>();
 for (const file of existsSync(luaDir) ? readdirSync(luaDir) : []) {
   if (file.endsWith('.lua')) scriptNames.set(createHash('sha1').update(readFileSync(join(luaDir, file))).digest('hex'), file.slice(0, -4));
 }
-let counts: WireCounts = { flights: {}, redisCommands: {}, postgresStatements: {} };
+let counts: WireCounts = { flights: {}, flightsAfterAnswer: {}, redisCommands: {}, postgresStatements: {} };
 let counting = false;
+/**
+ * Whether the request being served has been answered (its response ended) and no new request has arrived since:
+ * flights then are counted as after the answer as well (work the caller does not wait for). With one request in
+ * flight at a time, flights minus those after the answer are the round trips the answer waited for.
+ */
+let answered = false;
+const emitHttp = HttpServer.prototype.emit;
+HttpServer.prototype.emit = function patchedEmit(this: HttpServer, event: string | symbol, ...args: unknown[]) {
+  if (event === 'request') answered = false;
+  return (emitHttp as (...a: unknown[]) => boolean).call(this, event, ...args);
+} as typeof HttpServer.prototype.emit;
+const endResponse = ServerResponse.prototype.end;
+ServerResponse.prototype.end = function patchedEnd(this: ServerResponse, ...args: unknown[]) {
+  answered = true;
+  return (endResponse as (...a: unknown[]) => ServerResponse).apply(this, args);
+} as typeof ServerResponse.prototype.end;
 const inFlight = new WeakSet<Socket>();
 const bump = (o: Record<string, number>, k: string) => {
   o[k] = (o[k] ?? 0) + 1;
@@ -71,6 +89,7 @@ Socket.prototype.write = function patchedWrite(this: Socket, ...args: unknown[])
     if (name) {
       if (!inFlight.has(this)) {
         bump(counts.flights, name);
+        if (answered) bump(counts.flightsAfterAnswer, name);
         inFlight.add(this);
         queueMicrotask(() => inFlight.delete(this));
       }
@@ -137,7 +156,7 @@ process.on('message', (raw) => {
       void memory().then(reply);
       break;
     case 'wire-start':
-      counts = { flights: {}, redisCommands: {}, postgresStatements: {} };
+      counts = { flights: {}, flightsAfterAnswer: {}, redisCommands: {}, postgresStatements: {} };
       counting = true;
       reply(null);
       break;

@@ -11,6 +11,8 @@ export type ChildReply = { id: number; value: MemorySample | WireCounts | { us: 
 export interface WireCounts {
   /** Write bursts per backing service: round trips when one request is in flight at a time. */
   flights: Record<string, number>;
+  /** Those of `flights` made after the response had ended (the answer did not wait for them). */
+  flightsAfterAnswer: Record<string, number>;
   /** Redis commands by name; EVALSHA by script. */
   redisCommands: Record<string, number>;
   /** PostgreSQL statements by their text. */

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { type Config, MCP_PATH } from '../config.js';
-import type { LegacySessionLayer } from '../mcp/legacy-sessions.js';
+import type { LegacySessionLayer, SessionPrefetch } from '../mcp/legacy-sessions.js';
 import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
 import { AppError } from '../errors.js';
@@ -23,6 +23,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** Filled for the request log line: what MCP call this was. */
     mcp?: { era?: 'legacy' | 'modern'; method?: string; tool?: string; sessionId?: string };
+    /** The 2025-era session load started next to the rate check (see LegacySessionLayer.prefetch). */
+    sessionPrefetch?: SessionPrefetch;
   }
 }
 
@@ -58,6 +60,17 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
       noteCall(request, body);
       request.mcp.era = Array.isArray(body) ? 'legacy' : classify(request, body);
     }
+    if (request.mcp.era === 'legacy' && typeof sessionId === 'string') {
+      // Started before the rate check and in the same turn, so node-redis sends both in one write: one round trip
+      // instead of two. A refused request has then touched its session too, which only pushes its expiry out.
+      const version = request.headers['mcp-protocol-version'];
+      request.sessionPrefetch = legacy.prefetch({
+        method: request.method,
+        sessionId,
+        protocolVersion: typeof version === 'string' ? version : undefined,
+        body,
+      });
+    }
     await opts.beforeCall?.(request);
   });
 
@@ -86,18 +99,18 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
     const body = request.body;
     if (body === undefined) throw new AppError('parse_error', 'The body is empty.');
     const era = request.mcp!.era ?? 'legacy';
-    const response = era === 'legacy' ? await legacy.post(req) : await modern.post(req);
+    const response = era === 'legacy' ? await legacy.post(req, request.sessionPrefetch) : await modern.post(req);
     return sendWeb(reply, response);
   });
 
   app.get(MCP_PATH, async (request, reply) => {
     const req = toMcp(request, reply);
-    return sendWeb(reply, await legacy.get(req));
+    return sendWeb(reply, await legacy.get(req, request.sessionPrefetch));
   });
 
   app.delete(MCP_PATH, async (request, reply) => {
     const req = toMcp(request, reply);
-    return sendWeb(reply, await legacy.delete(req));
+    return sendWeb(reply, await legacy.delete(req, request.sessionPrefetch));
   });
 }
 

@@ -54,6 +54,23 @@ export interface SessionMetrics {
 const SUPPORTED = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
 
 /**
+ * A session load started ahead of the request's own handling (in the same turn of the event loop as the rate
+ * check, so both go to Redis in one round trip); `loadSession` uses it when it is for the same id.
+ */
+export interface SessionPrefetch {
+  readonly id: string;
+  readonly record: Promise<SessionRecord | null>;
+}
+
+/** What a prefetch needs to know about the request, taken straight from the HTTP layer. */
+export interface PrefetchHints {
+  method: string;
+  sessionId: string | undefined;
+  protocolVersion: string | undefined;
+  body: unknown;
+}
+
+/**
  * 2025-era sessions without affinity: the session lives in the SessionStore and every request is served by a
  * fresh server built for it, so any instance can take any request. The SDK's own sessionful transport keeps
  * sessions in one process, which is exactly what this layer replaces.
@@ -63,7 +80,27 @@ export class LegacySessionLayer {
 
   constructor(private readonly opts: LegacySessionLayerOptions) {}
 
-  async post(req: McpHttpRequest): Promise<Response> {
+  /**
+   * Starts loading (and touching) the session a request names, when the request would load it, without waiting:
+   * the caller awaits other work (the rate check) meanwhile and passes the result to post/get/delete. Nothing is
+   * thrown here; every refusal stays where it was (loadSession and before it).
+   */
+  prefetch(hints: PrefetchHints): SessionPrefetch | undefined {
+    const { method, sessionId: id, protocolVersion: version, body } = hints;
+    if (id === undefined || !isWellFormedSessionId(id)) return undefined;
+    if (version !== undefined && !SUPPORTED.has(version)) return undefined;
+    if (method === 'POST') {
+      if (Array.isArray(body) || body === undefined) return undefined;
+      if (isJSONRPCRequest(body) && body.method === 'initialize') return undefined;
+      if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) return undefined;
+    } else if (method !== 'GET' && method !== 'DELETE') return undefined;
+    const record = this.opts.sessions.touch(id);
+    // Awaited later unless the request is refused first (e.g. rate-limited): never an unhandled rejection.
+    record.catch(() => {});
+    return { id, record };
+  }
+
+  async post(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
     const body = req.body;
     if (Array.isArray(body)) throw new AppError('batch_not_supported');
     if (!acceptsBoth(req.headers)) throw new AppError('not_acceptable');
@@ -72,7 +109,7 @@ export class LegacySessionLayer {
       throw new AppError('invalid_request');
     }
 
-    const record = await this.loadSession(req);
+    const record = await this.loadSession(req, prefetched);
     if (isJSONRPCResponse(body)) {
       // An answer to a server→client request: the instance that asked is listening on the session bus.
       await this.opts.events.bus.publish(record.id, { kind: 'reply', message: body as unknown as Record<string, unknown> });
@@ -85,9 +122,9 @@ export class LegacySessionLayer {
     return this.serve(req, body, record);
   }
 
-  async get(req: McpHttpRequest): Promise<Response> {
+  async get(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
     if (!acceptsEventStream(req.headers)) throw new AppError('not_acceptable_sse');
-    const record = await this.loadSession(req);
+    const record = await this.loadSession(req, prefetched);
     const { sessions } = this.opts;
     const lastEventId = req.headers.get('last-event-id');
     const resume = lastEventId === null ? null : parseEventId(lastEventId);
@@ -110,8 +147,8 @@ export class LegacySessionLayer {
     return stream.response;
   }
 
-  async delete(req: McpHttpRequest): Promise<Response> {
-    const record = await this.loadSession(req);
+  async delete(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
+    const record = await this.loadSession(req, prefetched);
     await this.opts.sessions.delete(record.id);
     this.opts.metrics?.onSessionClosed();
     // Streams of this session may be open on other instances; they end when they hear this.
@@ -244,7 +281,7 @@ export class LegacySessionLayer {
    * Finds the request's session. A session belongs to the user who opened it: anyone else gets the same
    * 404 as for an unknown id, so a leaked id reveals nothing and serves no one else.
    */
-  private async loadSession(req: McpHttpRequest): Promise<SessionRecord> {
+  private async loadSession(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<SessionRecord> {
     const id = req.headers.get('mcp-session-id');
     if (id === null) throw new AppError('session_id_required');
     if (!isWellFormedSessionId(id)) throw new AppError('session_id_malformed');
@@ -252,7 +289,7 @@ export class LegacySessionLayer {
     if (version !== null && !SUPPORTED.has(version)) {
       throw new AppError('unsupported_protocol_version', `Got "${version.slice(0, 40)}"; supported: ${[...SUPPORTED].join(', ')}.`);
     }
-    const record = await this.opts.sessions.touch(id);
+    const record = await (prefetched?.id === id ? prefetched.record : this.opts.sessions.touch(id));
     if (!record || record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
     if (version !== null && version !== record.protocolVersion) {
       throw new AppError('protocol_version_mismatch', `This session negotiated ${record.protocolVersion}; got ${version.slice(0, 40)}.`);

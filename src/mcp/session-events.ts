@@ -33,6 +33,11 @@ export class SessionEvents {
 
   /** Logs and delivers one message of a session stream; resolves with its SSE event id. */
   async publish(sessionId: string, streamId: string, message: Record<string, unknown>): Promise<string> {
+    if (this.log.appendAndAnnounce && this.log.announcesOn === this.bus) {
+      // Logged and published by one script (Redis): one round trip. A failed publish fails the append too,
+      // which callers already tolerate (delivery is best effort, and an event that was not logged was not sent).
+      return formatEventId(streamId, await this.log.appendAndAnnounce(sessionId, streamId, message));
+    }
     const eventId = formatEventId(streamId, await this.log.append(sessionId, streamId, message));
     // Delivery is best effort: a holder that misses it finds it in the log when its client resumes.
     await this.bus.publish(sessionId, { kind: 'message', streamId, eventId, message }).catch(() => {});

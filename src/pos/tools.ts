@@ -71,14 +71,14 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     if (answer.action !== 'accept' || answer.content?.confirm !== true) throw new ToolError('checkout_declined');
     return cart.version;
   };
-  const cartChanged = async (cart: CartView) => {
+  const cartChanged = (cart: CartView): void => {
     // This session's GET stream (logged, resumable), and the user's other sessions and listeners, wherever
-    // they are held, learn the cart moved. Delivery failures never fail the change itself.
+    // they are held, learn the cart moved. Delivery failures never fail the change itself, and the answer does
+    // not wait for them: both are issued now (node-redis sends them together in one write at the end of this turn of
+    // the event loop, before this instance reads another request), so they travel after the answer, not before it.
     const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${cart.cart_id}` } };
-    await Promise.all([
-      call.session?.notify(updated).catch(() => {}),
-      call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {}),
-    ]);
+    void call.session?.notify(updated).catch(() => {});
+    void call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {});
   };
 
   server.registerTool(
@@ -142,7 +142,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     ({ sku, quantity: q, cart_id }) =>
       run(async () => {
         const cart = await pos.addItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
-        await cartChanged(cart);
+        cartChanged(cart);
         return { data: { ...cart }, text: `Added ${q} × ${sku}.\n${cartText(cart)}` };
       }),
   );
@@ -153,7 +153,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     ({ sku, quantity: q, cart_id }) =>
       run(async () => {
         const cart = await pos.updateItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
-        await cartChanged(cart);
+        cartChanged(cart);
         return { data: { ...cart }, text: `${sku} set to ${q}.\n${cartText(cart)}` };
       }),
   );
@@ -164,7 +164,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     ({ sku, cart_id }) =>
       run(async () => {
         const cart = await pos.removeItem(actor, { sku, ...(cart_id ? { cartId: cart_id } : {}) });
-        await cartChanged(cart);
+        cartChanged(cart);
         return { data: { ...cart }, text: `Removed ${sku}.\n${cartText(cart)}` };
       }),
   );
@@ -185,7 +185,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     ({ cart_id }) =>
       run(async () => {
         const cart = await pos.clearCart(actor, cart_id);
-        await cartChanged(cart);
+        cartChanged(cart);
         return { data: { ...cart }, text: 'The cart is now empty.' };
       }),
   );

@@ -1,3 +1,5 @@
+import type { SessionBus } from './session-bus.js';
+
 /**
  * Every SSE event of a 2025-era session, kept per (session, stream) so a client that lost its stream can
  * reconnect to any instance and be sent exactly what it missed — from its own session and stream only.
@@ -21,6 +23,13 @@ export interface EventLog {
   append(sessionId: string, streamId: string, message: Record<string, unknown>): Promise<string>;
   /** Entries after `afterId` (exclusive), oldest first, at most `limit`. */
   readAfter(sessionId: string, streamId: string, afterId: string, limit?: number): Promise<LoggedEvent[]>;
+  /** A log that can also publish what it appends names the bus it publishes on (see appendAndAnnounce). */
+  readonly announcesOn?: SessionBus | undefined;
+  /**
+   * Appends and publishes `{ kind: 'message', streamId, eventId: '<streamId>/<entry id>', message }` on
+   * `announcesOn` in one step (one Redis round trip); resolves with the entry id.
+   */
+  appendAndAnnounce?(sessionId: string, streamId: string, message: Record<string, unknown>): Promise<string>;
 }
 
 const ENTRY_ID = /^(\d{1,20})-(\d{1,20})$/;

@@ -9,7 +9,7 @@ import type { CartRef } from './cart-store.js';
  * | `<prefix>cart:{<businessId>:<userId>}:<handle>` | hash `v` `s:<sku>` (2) | cartTtlMs; reset by every change (not by reads or refusals)      | RedisCartStore       |
  * | `<prefix>user:{<userId>}:active_business`       | string: business id    | preferenceTtlMs (30 days in app.ts); reset by every set          | RedisPreferenceStore |
  * | `<prefix>rl:{<userId>}:<bucket>`                | sorted set (4)         | the bucket's window; reset by every admitted hit                 | RedisRateLimiter     |
- * | `<prefix>bus:session:<sessionId>`               | pub/sub channel (3)    | none: not a key, nothing is stored                               | RedisSessionBus      |
+ * | `<prefix>bus:session:{<sessionId>}`             | pub/sub channel (3)    | none: not a key, nothing is stored                               | RedisSessionBus, event-append.lua |
  * | `<prefix>bus:user:<userId>`                     | pub/sub channel (3)    | none: not a key, nothing is stored                               | user bus (RedisSessionBus) |
  * | `<prefix>events:{<sessionId>}:<streamId>`       | stream, field `m`      | session idle TTL, reset by every append; trimmed by count and age | RedisEventLog        |
  * | `<prefix>revoked:<jti>`                         | string `1`             | until the revoked access token's own expiry (`exp`)              | RedisRevocationStore |
@@ -49,9 +49,11 @@ import type { CartRef } from './cart-store.js';
  * - user: the slot of `<userId>` (encoded).
  * - event stream (`<prefix>events:{<sessionId>}:<streamId>`): the slot of the session id, so all streams of a
  *   session share one; append (one script) and reads each touch one stream.
- * - bus channels (`<prefix>bus:session:<sessionId>`, `<prefix>bus:user:<userId>`): sharded pub/sub channels
+ * - bus channels (`<prefix>bus:session:{<sessionId>}`, `<prefix>bus:user:<userId>`): sharded pub/sub channels
  *   (SPUBLISH/SSUBSCRIBE, Redis 7+), placed by the same rule as keys, so each channel lives on exactly one shard.
- *   See redis-session-bus.ts for why sharded pub/sub.
+ *   See redis-session-bus.ts for why sharded pub/sub. A session's channel carries the session id as its hash tag,
+ *   like the session's event streams, so event-append.lua can log an event and publish it in one script on one
+ *   node (a script may SPUBLISH only to channels of its own slot).
  * A session, its user's carts and its user's preference may sit on different shards: no operation reads or
  * writes them together, so nothing needs them in one slot.
  */
@@ -190,7 +192,9 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     },
     sessionChannel(sessionId) {
       assertSessionId(sessionId);
-      return `${prefix}bus:session:${sessionId}`;
+      // The event streams' hash tag: a session's log and its channel share one slot (see event-append.lua).
+      if (/[{}]/.test(sessionId)) throw new InvalidKeyPartError('session id', 'must not contain { or }');
+      return `${prefix}bus:session:{${sessionId}}`;
     },
     userChannel(userId) {
       return `${prefix}bus:user:${encodeKeyPart('user id', userId)}`;

@@ -140,9 +140,17 @@ function loadScripts() {
     eventAppend: defineScript({
       SCRIPT: readLua('event-append'),
       NUMBER_OF_KEYS: 1,
-      parseCommand(parser: CommandParser, key: string, json: string, maxEvents: string, minId: string, ttlMs: string) {
+      parseCommand(
+        parser: CommandParser,
+        key: string,
+        json: string,
+        maxEvents: string,
+        minId: string,
+        ttlMs: string,
+        ...announce: [] | [command: 'PUBLISH' | 'SPUBLISH', channel: string, head: string, middle: string, tail: string]
+      ) {
         parser.pushKey(key);
-        parser.push(json, maxEvents, minId, ttlMs);
+        parser.push(json, maxEvents, minId, ttlMs, ...announce);
       },
       transformReply: rawReply,
     }),

@@ -171,7 +171,12 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     preferences,
     bus,
     userBus,
-    events: new RedisEventLog(client, keys, eventOpts),
+    // Appends also announce the event on the session bus, in the same script (one round trip, see event-append.lua).
+    events: new RedisEventLog(client, keys, eventOpts, {
+      bus,
+      channel: (sessionId) => keys.sessionChannel(sessionId),
+      command: isRedisCluster(client) ? 'SPUBLISH' : 'PUBLISH',
+    }),
     revocations: new RedisRevocationStore(client, keys),
     authorizations: new RedisAuthorizationStore(client, keys),
     ping: () => pingRedis(client),

@@ -21,7 +21,7 @@ import { createStores, type Stores } from '../../src/state/stores.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { authorizationStoreContract } from './authorization-store.contract.js';
 import { cartStoreContract } from './cart-store.contract.js';
-import { eventLogContract } from './event-log.contract.js';
+import { announcingEventLogContract, eventLogContract } from './event-log.contract.js';
 import { preferenceStoreContract } from './preference-store.contract.js';
 import { sessionBusContract } from './session-bus.contract.js';
 import { sessionRecord, sessionStoreContract } from './session-store.contract.js';
@@ -77,6 +77,20 @@ describe('RedisPreferenceStore on a Redis Cluster', () => {
 
 describe('RedisEventLog on a Redis Cluster', () => {
   eventLogContract(async (opts, connections = 1) => (await many(connections)).map((c) => new RedisEventLog(c, keys, opts)));
+  // event-append.lua SPUBLISHes to the session channel from inside the script: allowed because the channel shares
+  // the event stream's hash tag (its slot is the script's).
+  const announcing: SessionBus[] = [];
+  after(async () => {
+    await Promise.all(announcing.splice(0).map((b) => b.close()));
+  });
+  announcingEventLogContract(async () => {
+    const [client, other] = await many(2);
+    const bus = await RedisSessionBus.connect(client!, keys, { onConnectionError: () => {} });
+    const listener = await RedisSessionBus.connect(other!, keys, { onConnectionError: () => {} });
+    announcing.push(bus, listener);
+    const log = new RedisEventLog(client!, keys, { ttlMs: 60_000, maxEvents: 100, maxAgeMs: 60_000 }, { bus, channel: (id) => keys.sessionChannel(id), command: 'SPUBLISH' });
+    return { log, bus, listener };
+  });
 });
 
 describe('RedisAuthorizationStore on a Redis Cluster', () => {

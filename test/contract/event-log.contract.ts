@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
+import { SessionEvents } from '../../src/mcp/session-events.js';
 import { compareEntryIds, type EventLog, type EventLogOptions } from '../../src/state/event-log.js';
-import { sleep, type StoreFactory } from './support.js';
+import type { BusMessage, SessionBus } from '../../src/state/session-bus.js';
+import { sleep, waitFor, type StoreFactory } from './support.js';
 
 /** The behaviour every EventLog must have. `factory` gives logs over one shared backend. */
 export function eventLogContract(factory: StoreFactory<EventLog, EventLogOptions>): void {
@@ -64,5 +66,41 @@ export function eventLogContract(factory: StoreFactory<EventLog, EventLogOptions
     assert.equal((await log!.readAfter(s, 'g', '0-0')).length, 2);
     await sleep(400);
     assert.deepEqual(await log!.readAfter(s, 'g', '0-0'), []);
+  });
+}
+
+/**
+ * A log that announces (RedisEventLog with an announcer, see event-append.lua): appendAndAnnounce logs the event
+ * and a subscriber of the bus on another connection hears exactly what SessionEvents would have published itself,
+ * event id included; and SessionEvents.publish takes that path, so the event is published once, not twice.
+ */
+export function announcingEventLogContract(make: () => Promise<{ log: EventLog; bus: SessionBus; listener: SessionBus }>): void {
+  it('appendAndAnnounce logs the event and publishes it on the session channel with its entry id, in one call', async () => {
+    const { log, bus, listener } = await make();
+    assert.equal(log.announcesOn, bus);
+    const sessionId = randomUUID();
+    const heard: BusMessage[] = [];
+    const unsubscribe = await listener.subscribe(sessionId, (m) => heard.push(m));
+    try {
+      const message = { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'pos://carts/"x"\u00e9' } };
+      const entryId = await log.appendAndAnnounce!(sessionId, 'g', message);
+      await waitFor(() => heard.length === 1, 'the announcement');
+      assert.deepEqual(heard[0], { kind: 'message', streamId: 'g', eventId: `g/${entryId}`, message });
+      assert.deepEqual(await log.readAfter(sessionId, 'g', '0-0'), [{ id: entryId, message }]);
+
+      // Through SessionEvents: one event in the log, one message on the bus.
+      const events = new SessionEvents(log, bus);
+      const eventId = await events.publish(sessionId, 'p-1', { jsonrpc: '2.0', method: 'm', params: { n: 2 } });
+      await waitFor(() => heard.length === 2, 'the second announcement');
+      await sleep(100);
+      assert.equal(heard.length, 2, 'published once');
+      assert.deepEqual(heard[1], { kind: 'message', streamId: 'p-1', eventId, message: { jsonrpc: '2.0', method: 'm', params: { n: 2 } } });
+      // Plain append still only logs.
+      await log.append(sessionId, 'g', { quiet: true });
+      await sleep(100);
+      assert.equal(heard.length, 2);
+    } finally {
+      await unsubscribe();
+    }
   });
 }

@@ -8,7 +8,7 @@ it('names keys as documented, with mcp: as the default prefix', () => {
   assert.equal(keys.session('abc-123'), 'mcp:session:abc-123');
   assert.equal(keys.cart({ businessId: 'b1', userId: 'u1', handle: 'default' }), 'mcp:cart:{b1:u1}:default');
   assert.equal(keys.activeBusiness('u1'), 'mcp:user:{u1}:active_business');
-  assert.equal(keys.sessionChannel('abc-123'), 'mcp:bus:session:abc-123');
+  assert.equal(keys.sessionChannel('abc-123'), 'mcp:bus:session:{abc-123}');
   assert.equal(createKeySpace('app.1:').session('s'), 'app.1:session:s');
 });
 

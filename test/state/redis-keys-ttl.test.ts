@@ -106,7 +106,7 @@ it('every key written by every store has a TTL, and only the documented keys exi
   assert.equal(keys.session(plain.id), `${prefix}session:${plain.id}`);
   assert.equal(keys.cart(ref), `${prefix}cart:{${business}:${user}}:default`);
   assert.equal(keys.activeBusiness(user), `${prefix}user:{${user}}:active_business`);
-  assert.equal(keys.sessionChannel(plain.id), `${prefix}bus:session:${plain.id}`);
+  assert.equal(keys.sessionChannel(plain.id), `${prefix}bus:session:{${plain.id}}`);
 
   const client = createRedisClient({ url: redis.url, onError: () => {} });
   await connectRedisClient(client, 5000, 'inspection client');
