@@ -13,6 +13,8 @@ import { DEMO } from '../../src/db/seed.js';
 const SOURCE_DIR = new URL('../../src/db/migrations/', import.meta.url);
 const tempDirs: string[] = [];
 
+const fileName = (m: { version: number; name: string }) => `${String(m.version).padStart(3, '0')}_${m.name}.sql`;
+
 /** A private copy of the migrations folder, to edit without touching the real one. */
 async function copyMigrations(): Promise<URL> {
   const dir = await mkdtemp(join(tmpdir(), 'flowpos-migrations-'));
@@ -59,24 +61,25 @@ describe('loadMigrations', () => {
 });
 
 forEachDbBackend('migrate', (ctx) => {
-  it('applies 001 on an empty database, records it, and is a no-op the second time', async () => {
+  it('applies every migration in order on an empty database, records each, and is a no-op the second time', async () => {
     const db = await ctx.freshDb();
+    const expected = await loadMigrations();
     const first = await migrate(db);
-    assert.deepEqual(first.applied, ['001_initial.sql']);
+    assert.deepEqual(first.applied, expected.map(fileName));
+    assert.equal(first.applied[0], '001_initial.sql');
     const second = await migrate(db);
     assert.deepEqual(second.applied, []);
 
-    const [expected] = await loadMigrations();
     const { rows } = await db.query<{ version: number; name: string; checksum: string; applied_at: Date }>(
       'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
     );
-    assert.equal(rows.length, 1);
-    assert.equal(Number(rows[0]!.version), 1);
-    assert.equal(rows[0]!.name, 'initial');
-    assert.equal(rows[0]!.checksum, expected!.checksum);
-    assert.ok(rows[0]!.applied_at instanceof Date);
+    assert.deepEqual(
+      rows.map((r) => [Number(r.version), r.name, r.checksum]),
+      expected.map((m) => [m.version, m.name, m.checksum]),
+    );
+    for (const row of rows) assert.ok(row.applied_at instanceof Date);
 
-    for (const table of ['users', 'businesses', 'memberships', 'products', 'orders', 'order_lines', 'mcp_api_key']) {
+    for (const table of ['users', 'businesses', 'memberships', 'products', 'orders', 'order_lines', 'mcp_api_key', 'oauth_clients']) {
       assert.equal(await countRows(db, `SELECT 1 FROM ${table}`), 0, `${table} exists and is empty`);
     }
   });
@@ -84,15 +87,16 @@ forEachDbBackend('migrate', (ctx) => {
   it('applies each migration once when three instances migrate at the same moment', async () => {
     const db = await ctx.freshDb();
     const dir = await copyMigrations();
-    await writeFile(new URL('002_probe.sql', dir), 'CREATE TABLE migration_probe (id int PRIMARY KEY);\nINSERT INTO migration_probe VALUES (1);\n');
+    await writeFile(new URL('900_probe.sql', dir), 'CREATE TABLE migration_probe (id int PRIMARY KEY);\nINSERT INTO migration_probe VALUES (1);\n');
     // On Postgres each instance has its own pool (its own connections); PGlite has just the one.
     const instances = [db, await ctx.openSibling(db), await ctx.openSibling(db)];
     const results = await Promise.all(instances.map((instance) => migrate(instance, { dir })));
 
     const applied = results.flatMap((r) => r.applied).sort();
-    assert.deepEqual(applied, ['001_initial.sql', '002_probe.sql'], 'every migration applied by exactly one instance');
-    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), 2);
-    assert.equal(await countRows(db, 'SELECT 1 FROM migration_probe'), 1, '002 ran once');
+    const expected = [...(await loadMigrations()).map(fileName), '900_probe.sql'].sort();
+    assert.deepEqual(applied, expected, 'every migration applied by exactly one instance');
+    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), expected.length);
+    assert.equal(await countRows(db, 'SELECT 1 FROM migration_probe'), 1, '900 ran once');
   });
 
   it('refuses to start when an applied migration was edited, and applies nothing after it', async () => {
@@ -102,7 +106,7 @@ forEachDbBackend('migrate', (ctx) => {
 
     const file = new URL('001_initial.sql', dir);
     await writeFile(file, `${await readFile(file, 'utf8')}\n-- an innocent-looking edit\n`);
-    await writeFile(new URL('002_after.sql', dir), 'CREATE TABLE should_not_exist (id int);');
+    await writeFile(new URL('900_after.sql', dir), 'CREATE TABLE should_not_exist (id int);');
 
     await assert.rejects(migrate(db, { dir }), (err: unknown) => {
       assert.ok(err instanceof MigrationChecksumError);
@@ -113,26 +117,27 @@ forEachDbBackend('migrate', (ctx) => {
     });
     const { rows } = await db.query<{ name: string | null }>("SELECT to_regclass('should_not_exist')::text AS name");
     assert.equal(rows[0]!.name, null, 'later migrations are not applied');
-    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), 1);
+    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), (await loadMigrations()).length);
   });
 
   it('rolls back a failing migration entirely and applies it once fixed', async () => {
     const db = await ctx.freshDb();
     const dir = await copyMigrations();
-    await writeFile(new URL('002_broken.sql', dir), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
+    await writeFile(new URL('900_broken.sql', dir), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
     await assert.rejects(migrate(db, { dir }), (err: unknown) => pgErrorCode(err) === '42883');
-    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), 1, '001 stays applied, 002 is not recorded');
+    const released = (await loadMigrations()).length;
+    assert.equal(await countRows(db, 'SELECT 1 FROM schema_migrations'), released, 'the earlier ones stay applied, 900 is not recorded');
     const { rows } = await db.query<{ name: string | null }>("SELECT to_regclass('half_done')::text AS name");
     assert.equal(rows[0]!.name, null, 'the failed migration left nothing behind');
 
-    await writeFile(new URL('002_broken.sql', dir), 'CREATE TABLE half_done (id int);\n');
-    assert.deepEqual((await migrate(db, { dir })).applied, ['002_broken.sql']);
+    await writeFile(new URL('900_broken.sql', dir), 'CREATE TABLE half_done (id int);\n');
+    assert.deepEqual((await migrate(db, { dir })).applied, ['900_broken.sql']);
   });
 
   it('lets an older release start when the database has a newer migration it does not know', async () => {
     const db = await ctx.freshDb();
     const dir = await copyMigrations();
-    await writeFile(new URL('002_newer.sql', dir), 'CREATE TABLE newer (id int);');
+    await writeFile(new URL('900_newer.sql', dir), 'CREATE TABLE newer (id int);');
     await migrate(db, { dir });
     assert.deepEqual((await migrate(db)).applied, []);
   });
