@@ -21,8 +21,9 @@ import {
  * The Redis connection every store shares, and the Lua scripts they run.
  *
  * Behaviour during an outage: the offline queue is disabled, so a command issued while the connection is down
- * rejects at once (ClientOfflineError) instead of waiting for a reconnect, and every command has a timeout, so a
- * connection that hangs without closing cannot hold a request either. The HTTP layer turns any error for which
+ * rejects at once (ClientOfflineError) instead of waiting for a reconnect, and every command has a deadline (one
+ * watchdog per client, see CommandWatchdog), so a connection that hangs without closing cannot hold a request
+ * either. The HTTP layer turns any error for which
  * `isRedisUnavailableError` is true into a 503. The client keeps reconnecting forever in the background with a
  * capped exponential backoff, and commands succeed again as soon as it is back; nothing has to be recreated.
  *
@@ -232,12 +233,101 @@ function reconnectStrategy(maxDelay: number): (retries: number) => number {
   };
 }
 
+/**
+ * The command deadline, one timer per client instead of one per command.
+ *
+ * node-redis' own `commandOptions.timeout` (5 s unless set) creates an `AbortSignal.timeout` for every command —
+ * a timer, an event listener, and two seconds later, long after the reply, a `DOMException` when the timer fires
+ * anyway; and it only bounds the wait for the command to be *written*, not for its reply. The watchdog instead
+ * notes when each command was sent (a Set in issue order); a timer, armed while commands are pending and firing
+ * every quarter of the timeout, rejects every command older than the timeout with a RedisUnavailableError
+ * (→ 503). So a command is answered, or fails, within 1.25 × the timeout; the late reply, if it ever comes, is
+ * dropped. Per command this costs one entry and one promise, and no timer.
+ */
+export class CommandWatchdog {
+  readonly #timeoutMs: number;
+  readonly #tickMs: number;
+  readonly #pending = new Set<{ at: number; reject: (err: Error) => void }>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number) {
+    if (!(timeoutMs > 0)) throw new TypeError('command timeout must be > 0 ms');
+    this.#timeoutMs = timeoutMs;
+    this.#tickMs = Math.max(1, Math.floor(timeoutMs / 4));
+  }
+
+  /** Commands sent and not yet answered. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  watch<T>(command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry = { at: Date.now(), reject };
+      this.#pending.add(entry);
+      this.#timer ??= setTimeout(this.#tick, this.#tickMs).unref();
+      command.then(
+        (value) => {
+          this.#pending.delete(entry);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#pending.delete(entry);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    const expired = Date.now() - this.#timeoutMs;
+    for (const entry of this.#pending) {
+      // Issue order: the first one still in time ends the scan.
+      if (entry.at > expired) break;
+      this.#pending.delete(entry);
+      entry.reject(new RedisUnavailableError(`no reply from Redis within ${this.#timeoutMs} ms`));
+    }
+    if (this.#pending.size > 0) this.#timer = setTimeout(this.#tick, this.#tickMs).unref();
+  };
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+const watchdogs = new WeakMap<object, CommandWatchdog>();
+
+/** The watchdog guarding a client's commands (undefined for clients not made here). */
+export function commandWatchdog(client: StateRedis): CommandWatchdog | undefined {
+  return watchdogs.get(client);
+}
+
+/**
+ * Routes every command of `client` through a watchdog: node-redis sends each command of a single client through
+ * `sendCommand` (scripts and typed commands alike), and each command of a cluster through `_execute` (which picks
+ * the node, follows redirections and retries), on the client's `_self`, which its proxies inherit from.
+ */
+function installWatchdog<C extends object>(client: C, method: 'sendCommand' | '_execute', timeoutMs: number): C {
+  const watchdog = new CommandWatchdog(timeoutMs);
+  const self = (client as { _self?: Record<string, unknown> })._self ?? (client as Record<string, unknown>);
+  const original = self[method];
+  if (typeof original !== 'function') throw new Error(`redis client has no ${method}(): cannot guard its commands`);
+  self[method] = function watched(this: unknown, ...args: unknown[]) {
+    return watchdog.watch((original as (...a: unknown[]) => Promise<unknown>).apply(this, args));
+  };
+  watchdogs.set(client, watchdog);
+  return client;
+}
+
 function buildClient(config: RedisClientConfig) {
   return createClient({
     url: config.url,
     name: config.name,
     disableOfflineQueue: true,
-    commandOptions: { timeout: config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS },
+    // No per-command AbortSignal timer (node-redis would add one with 5 s by default): see CommandWatchdog.
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       reconnectStrategy: reconnectStrategy(config.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS),
@@ -306,7 +396,6 @@ export function parseClusterNodes(nodes: readonly string[]): ClusterSeeds {
 
 function buildCluster(config: RedisClusterConfig) {
   const { seeds, tls, username, password } = parseClusterNodes(config.nodes);
-  const timeout = config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   return createCluster({
     // Used only to discover the topology; every connection, to seeds and discovered nodes alike, takes `defaults`.
     rootNodes: seeds.map((socket) => ({ socket })),
@@ -322,8 +411,8 @@ function buildCluster(config: RedisClusterConfig) {
         ...(tls ? { tls: true as const } : {}),
       },
     },
-    // Passed with every command to whichever node serves it.
-    commandOptions: { timeout },
+    // Passed with every command to whichever node serves it: no per-command timer (see CommandWatchdog).
+    commandOptions: { timeout: 0 },
     // Reads go to masters too: a replica may lag, and a session or cart must read what was just written.
     useReplicas: false,
     scripts: stateScripts(),
@@ -344,7 +433,7 @@ export function isRedisCluster(client: StateRedis): client is StateRedisCluster 
  * `cluster.duplicate()` keeps these settings (add the error listener again with `attachErrorListener`).
  */
 export function createRedisCluster(config: RedisClusterConfig): StateRedisCluster {
-  const cluster = buildCluster(config);
+  const cluster = installWatchdog(buildCluster(config), '_execute', config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
   attachErrorListener(cluster, config.onError, config.name);
   return cluster;
 }
@@ -474,7 +563,7 @@ function defaultClusterErrorReporter(cluster: StateRedisCluster, label: string):
  */
 export function createRedisClient(config: RedisClientConfig): StateRedisClient {
   if (!config.url) throw new TypeError('createRedisClient: url is required');
-  const client = buildClient(config);
+  const client = installWatchdog(buildClient(config), 'sendCommand', config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
   attachErrorListener(client, config.onError, config.name);
   return client;
 }
@@ -582,6 +671,7 @@ export async function connectRedisClient(client: StateRedis, timeoutMs: number, 
 
 /** Closes gracefully (pending replies first); destroys the socket if that takes longer than `timeoutMs`. */
 export async function closeRedisClient(client: StateRedis, timeoutMs = 2000): Promise<void> {
+  watchdogs.get(client)?.stop();
   if (!client.isOpen) return;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {

@@ -5,6 +5,8 @@ import { after, before, it } from 'node:test';
 import { createKeySpace } from '../../src/state/keys.js';
 import {
   closeRedisClient,
+  CommandWatchdog,
+  commandWatchdog,
   connectRedisClient,
   createRedisClient,
   isRedisUnavailableError,
@@ -242,4 +244,113 @@ it('createStores names REDIS_URL (without the password) when Redis cannot be rea
     },
   );
   assert.ok(Date.now() - started < 5000, 'start-up gives up within a few seconds');
+});
+
+/**
+ * A fake Redis that answers +OK to every command until told to hang; then it keeps the connection open and never
+ * answers again (a frozen server, a black-holed network path).
+ */
+async function startHangingRedis(): Promise<{ url: string; hang(): void; commands(): number; close(): Promise<void> }> {
+  let hanging = false;
+  let received = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      // Whole RESP arrays of bulk strings only: `*<n>\r\n` then n × `$<len>\r\n<bytes>\r\n`.
+      for (;;) {
+        let at = 0;
+        const line = () => {
+          const end = buffer.indexOf('\r\n', at);
+          if (end === -1) return null;
+          const text = buffer.toString('latin1', at, end);
+          at = end + 2;
+          return text;
+        };
+        const head = line();
+        if (head === null || head[0] !== '*') return;
+        let complete = true;
+        for (let i = 0; i < Number(head.slice(1)); i++) {
+          const len = line();
+          if (len === null || buffer.length < at + Number(len.slice(1)) + 2) {
+            complete = false;
+            break;
+          }
+          at += Number(len.slice(1)) + 2;
+        }
+        if (!complete) return;
+        buffer = buffer.subarray(at);
+        received++;
+        if (!hanging) socket.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    hang: () => {
+      hanging = true;
+    },
+    commands: () => received,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+it('a Redis that stops answering without closing the connection fails each command after the command timeout, not never', async () => {
+  const fake = await startHangingRedis();
+  const client = createRedisClient({ url: fake.url, name: 'hang-test', commandTimeoutMs: 400, onError: () => {} });
+  try {
+    await connectRedisClient(client, 2000, 'hanging redis');
+    assert.equal(await client.sendCommand(['SET', 'a', 'b']), 'OK');
+    const watchdog = commandWatchdog(client);
+    assert.ok(watchdog, 'the client has a command watchdog');
+    assert.equal(watchdog.pending, 0);
+    fake.hang();
+    const before = fake.commands();
+    const started = Date.now();
+    const outcomes = await Promise.allSettled([client.sendCommand(['SET', 'a', 'c']), client.get('a'), client.eventAppend('k', '{}', '10', '0-0', '1000')]);
+    const took = Date.now() - started;
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(isRedisUnavailableError(outcome.reason), String(outcome.reason));
+    }
+    assert.equal(fake.commands() - before, 3, 'the commands were sent (they hung waiting for replies, not for the socket)');
+    assert.ok(took >= 400 && took < 400 * 1.25 + 300, `rejected after ${took} ms (timeout 400 ms, checked every 100 ms)`);
+    assert.equal(watchdog.pending, 0);
+  } finally {
+    client.destroy();
+    await fake.close();
+  }
+});
+
+it('the command watchdog rejects only what is overdue, in issue order, and leaves no timer behind', async () => {
+  const watchdog = new CommandWatchdog(200);
+  const never = new Promise<never>(() => {});
+  const early = watchdog.watch(never);
+  await sleep(120);
+  const late = watchdog.watch(never);
+  const answered = watchdog.watch(Promise.resolve('yes'));
+  assert.equal(await answered, 'yes');
+  const earlyAt = Date.now();
+  await assert.rejects(early, (err) => isRedisUnavailableError(err));
+  const lateAt = await late.then(
+    () => assert.fail('a command that never answers must be rejected'),
+    (err: unknown) => {
+      assert.ok(isRedisUnavailableError(err));
+      return Date.now();
+    },
+  );
+  assert.ok(lateAt - earlyAt >= 50, 'the later command was given its own full timeout');
+  assert.equal(watchdog.pending, 0);
+  await assert.rejects(watchdog.watch(Promise.reject(new Error('boom'))), /boom/);
+  assert.throws(() => new CommandWatchdog(0), TypeError);
 });
