@@ -69,3 +69,83 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
   };
   return opts.stream ? pino(options, opts.stream) : pino(options);
 }
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type LogFn = (...args: unknown[]) => void;
+
+/**
+ * A request's logger that becomes a real pino child (with the request id bound) only when it first writes a line.
+ * Fastify makes a child per request; pino builds each one eagerly, running the redaction over its bindings and, as
+ * Fastify passes an (empty) options object, rebuilding its formatters. Most requests write nothing at `warn`, and
+ * at `info` one line; the line is the same as the eager child's.
+ */
+export class LazyChildLogger {
+  readonly #parent: Logger;
+  readonly #bindings: Record<string, unknown>;
+  #real: Logger | undefined;
+
+  constructor(parent: Logger, bindings: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  #child(): Logger {
+    this.#real ??= this.#parent.child(this.#bindings);
+    return this.#real;
+  }
+
+  #write(level: LevelName, args: unknown[]): void {
+    const current = this.#real ?? this.#parent;
+    if (!current.isLevelEnabled(level)) return;
+    (this.#child()[level] as LogFn)(...args);
+  }
+
+  get level(): string {
+    return (this.#real ?? this.#parent).level;
+  }
+
+  set level(level: string) {
+    this.#child().level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.#real ?? this.#parent).isLevelEnabled(level);
+  }
+
+  bindings(): Record<string, unknown> {
+    return this.#child().bindings();
+  }
+
+  child(bindings: Record<string, unknown>, options?: Record<string, unknown>): Logger {
+    return this.#child().child(bindings, options);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.#write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.#write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.#write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.#write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.#write('trace', args);
+  }
+  silent(): void {}
+}
+
+/**
+ * Fastify's childLoggerFactory: a LazyChildLogger, unless the route asks for options of its own (a log level),
+ * which get an ordinary child.
+ */
+export function lazyChildLoggerFactory(logger: Logger, bindings: Record<string, unknown>, options: Record<string, unknown>): Logger {
+  if (options && Object.keys(options).length > 0) return logger.child(bindings, options);
+  return new LazyChildLogger(logger, bindings) as unknown as Logger;
+}

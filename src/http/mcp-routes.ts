@@ -6,6 +6,7 @@ import { type Config, MCP_PATH } from '../config.js';
 import type { LegacySessionLayer, SessionPrefetch } from '../mcp/legacy-sessions.js';
 import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
+import { isJsonAnswer, type JsonAnswer } from '../mcp/json-answer.js';
 import { AppError } from '../errors.js';
 import { checkHostAndOrigin } from './guards.js';
 
@@ -140,7 +141,8 @@ function noteCall(request: FastifyRequest, body: unknown): void {
   if (method === 'tools/call' && typeof params?.name === 'string') request.mcp!.tool = params.name.slice(0, 100);
 }
 
-async function sendWeb(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+async function sendWeb(reply: FastifyReply, response: Response | JsonAnswer): Promise<FastifyReply> {
+  if (isJsonAnswer(response)) return reply.code(response.status).headers(response.headers).send(response.body);
   reply.code(response.status);
   response.headers.forEach((value, name) => {
     reply.header(name, value);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { infraError } from './infra-errors.js';
-import { scrubSecrets } from './logger.js';
+import { lazyChildLoggerFactory, scrubSecrets } from './logger.js';
 import { cloudLoggingTraceFields, incomingTrace, type TraceContext } from './trace-context.js';
 
 declare module 'fastify' {
@@ -28,6 +28,8 @@ export interface RequestLogOptions {
  */
 export function installRequestLog(app: FastifyInstance, opts: RequestLogOptions = {}): void {
   const quiet = new Set(opts.quietPaths ?? ['/health', '/metrics']);
+  // Each request's logger becomes a pino child only when it writes (routes registered after this get it).
+  app.setChildLoggerFactory(lazyChildLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
 
   app.addHook('onRequest', async (request) => {
     const trace = incomingTrace(request.headers);
@@ -42,6 +44,9 @@ export function installRequestLog(app: FastifyInstance, opts: RequestLogOptions 
     const path = request.url.split('?')[0] ?? '';
     if (quiet.has(path)) return;
     const status = reply.statusCode;
+    // Nothing to build when the line would not be written (LOG_LEVEL=warn and a request that did not fail).
+    const log = request.log as FastifyRequest['log'] & { isLevelEnabled?: (level: string) => boolean };
+    if (log.isLevelEnabled && !log.isLevelEnabled(status >= 500 ? 'warn' : 'info')) return;
     const mcp = mcpFields(request, reply);
     const fields = {
       httpRequest: httpRequestFields(request, reply),

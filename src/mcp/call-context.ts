@@ -13,6 +13,11 @@ export interface McpCallContext {
   sink: FailureSink;
   /** Tells the user's other sessions and listeners (any instance) that something of theirs changed. */
   userEvents: UserEvents;
+  /**
+   * When the request is known to be a `tools/call` (2025-era requests: one JSON-RPC request per server), the tool
+   * it names: the factory may then register that tool alone. Absent: everything.
+   */
+  toolCall?: string;
 }
 
 export interface McpSessionHandle {

@@ -12,6 +12,7 @@ import type { SessionRecord, SessionStore } from '../state/session-store.js';
 import type { McpCallContext, McpServerFactory, McpSessionHandle } from './call-context.js';
 import { restoreClientState } from './client-state.js';
 import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
+import { closeAnsweredServer, jsonAnswer, JsonAnswerTransport, requestInfo, type JsonAnswer } from './json-answer.js';
 import { routeOutboundRequests } from './outbound-requests.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
@@ -100,7 +101,8 @@ export class LegacySessionLayer {
     return { id, record };
   }
 
-  async post(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
+  /** A JSON answer comes back as a JsonAnswer (no web Response is built for it); everything else as a Response. */
+  async post(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response | JsonAnswer> {
     const body = req.body;
     if (Array.isArray(body)) throw new AppError('batch_not_supported');
     if (!acceptsBoth(req.headers)) throw new AppError('not_acceptable');
@@ -165,20 +167,20 @@ export class LegacySessionLayer {
     return this.streams.size;
   }
 
-  private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response> {
+  private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response | JsonAnswer> {
     const initial = (await this.opts.initialSessionState?.(req.principal)) ?? {};
     const sessionId = newSessionId();
     const sink: FailureSink = { failures: [] };
     const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents };
     const server = this.opts.factory(ctx);
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new JsonAnswerTransport();
     await server.connect(transport);
     try {
-      const response = await transport.handleRequest(this.webRequest(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
-      if (response.status !== 200) return response;
-      const text = await response.text();
-      const reply = JSON.parse(text) as { result?: { protocolVersion?: string } };
-      if (!reply.result) return new Response(text, { status: response.status, headers: response.headers });
+      const response = await transport.handleRequest(requestInfo(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
+      const reply = transport.answer as { result?: { protocolVersion?: string } } | undefined;
+      // Refused by the transport itself (its own Response), or answered with a JSON-RPC error: as it is.
+      if (!reply) return response;
+      if (!reply.result) return jsonAnswer(reply);
       const params = (body.params ?? {}) as { clientInfo?: SessionRecord['clientInfo']; capabilities?: Record<string, unknown> };
       await this.opts.sessions.create({
         id: sessionId,
@@ -192,27 +194,34 @@ export class LegacySessionLayer {
         createdAt: Date.now(),
       });
       this.opts.metrics?.onSessionOpened();
-      const headers = new Headers(response.headers);
-      headers.set('mcp-session-id', sessionId);
-      return new Response(text, { status: 200, headers });
+      return jsonAnswer(reply, { 'mcp-session-id': sessionId });
     } finally {
-      void transport.close().catch(() => {});
-      void server.close().catch(() => {});
+      closeAnsweredServer(server, transport);
     }
   }
 
-  private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response> {
+  private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response | JsonAnswer> {
     const sink: FailureSink = { failures: [] };
-    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, session: this.sessionHandle(record), sink, userEvents: this.opts.userEvents };
+    const toolName = body.method === 'tools/call' ? (body.params as { name?: unknown } | undefined)?.name : undefined;
+    const ctx: McpCallContext = {
+      era: 'legacy',
+      principal: req.principal,
+      session: this.sessionHandle(record),
+      sink,
+      userEvents: this.opts.userEvents,
+      ...(typeof toolName === 'string' ? { toolCall: toolName } : {}),
+    };
     const server = this.opts.factory(ctx);
     const stream = this.wantsStream(body, record);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: !stream,
-      keepAliveMs: this.opts.sseKeepAliveMs,
-      // Streamed answers are logged, so a client that loses the stream resumes it with GET + Last-Event-ID.
-      ...(stream ? { eventStore: this.opts.events.eventStoreFor(record.id), retryInterval: 1000 } : {}),
-    });
+    const transport = stream
+      ? new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          keepAliveMs: this.opts.sseKeepAliveMs,
+          // Streamed answers are logged, so a client that loses the stream resumes it with GET + Last-Event-ID.
+          eventStore: this.opts.events.eventStoreFor(record.id),
+          retryInterval: 1000,
+        })
+      : new JsonAnswerTransport();
     await server.connect(transport);
     restoreClientState(server, record);
     const outbound = stream ? routeOutboundRequests(transport, record.id, this.opts.events.bus) : undefined;
@@ -226,8 +235,7 @@ export class LegacySessionLayer {
       // which under load grew the heap by hundreds of MB (docs/performance.md).
       req.signal?.removeEventListener('abort', teardown);
       outbound?.dispose();
-      void transport.close().catch(() => {});
-      void server.close().catch(() => {});
+      closeAnsweredServer(server, transport);
     };
     // A streamed request runs to its end even if the client goes away (its answer is logged for resumption),
     // but not forever.
@@ -244,10 +252,17 @@ export class LegacySessionLayer {
     }
     let response: Response;
     try {
-      response = await transport.handleRequest(this.webRequest(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
+      const request = transport instanceof JsonAnswerTransport ? requestInfo(req) : this.webRequest(req);
+      response = await transport.handleRequest(request, { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
     } catch (err) {
       teardown();
       throw err;
+    }
+    if (transport instanceof JsonAnswerTransport && transport.answer) {
+      teardown();
+      const failure = this.opts.toFailure(sink.failures);
+      if (failure) throw failure;
+      return jsonAnswer(transport.answer);
     }
     if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
       teardown();

@@ -3,6 +3,7 @@ import type { SessionRecord } from '../state/session-store.js';
 import type { McpCallContext, McpServerFactory } from '../mcp/call-context.js';
 import type { PosService } from './pos-service.js';
 import { registerResources } from './resources.js';
+import { toolDefinitions } from './tool-definitions.js';
 import { registerTools, type ToolDeps } from './tools.js';
 
 export const SERVER_INFO = { name: 'flowpos-mcp', title: 'FlowPOS', version: '0.1.0' };
@@ -30,7 +31,11 @@ export function createPosServerFactory(pos: PosService, tools: Omit<ToolDeps, 'p
       capabilities: { tools: { listChanged: false }, resources: { listChanged: false, subscribe: true }, completions: {} },
       instructions: INSTRUCTIONS,
     });
-    registerTools(server, call, { pos, ...tools });
+    // A tools/call of a known tool needs that tool alone (not 13 tools and 3 resources); an unknown name gets every
+    // tool, so the SDK answers it exactly as before.
+    const only = call.toolCall !== undefined && Object.hasOwn(toolDefinitions(tools.maxLineQuantity), call.toolCall) ? call.toolCall : undefined;
+    registerTools(server, call, { pos, ...tools }, only);
+    if (only !== undefined) return server;
     registerResources(server, call, pos);
     if (call.era === 'legacy') {
       // Cart updates reach every stream of the user anyway; a subscription needs no state of its own.

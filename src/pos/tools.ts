@@ -22,9 +22,13 @@ type Ran = { data: Record<string, unknown>; text: string };
  * Registers the POS tools on a per-request server. Definitions and schemas are built once per process, so
  * this only wires closures: cheap enough to run for every request.
  */
-export function registerTools(server: McpServer, call: McpCallContext, deps: ToolDeps): void {
+export function registerTools(server: McpServer, call: McpCallContext, deps: ToolDeps, only?: string): void {
   const { pos } = deps;
   const defs = toolDefinitions(deps.maxLineQuantity);
+  // With `only` (a tools/call of a known tool), that tool alone: the request cannot reach any other.
+  const register = ((name: string, ...rest: unknown[]) => {
+    if (only === undefined || name === only) (server.registerTool as (...args: unknown[]) => unknown).call(server, name, ...rest);
+  }) as McpServer['registerTool'];
   const actor: PosActor = { principal: call.principal, ...(call.session ? { session: call.session } : {}) };
   const run = async (fn: () => Promise<Ran>): Promise<CallToolResult> => {
     try {
@@ -81,7 +85,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
     void call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {});
   };
 
-  server.registerTool(
+  register(
     'list_businesses',
     defs.list_businesses,
     () =>
@@ -92,7 +96,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'set_active_business',
     defs.set_active_business,
     ({ business_id }) =>
@@ -102,7 +106,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'get_active_business',
     defs.get_active_business,
     () =>
@@ -112,7 +116,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'search_products',
     defs.search_products,
     ({ query, limit, offset }) =>
@@ -125,7 +129,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'get_product',
     defs.get_product,
     ({ sku }) =>
@@ -136,7 +140,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'add_item_to_cart',
     defs.add_item_to_cart,
     ({ sku, quantity: q, cart_id }) =>
@@ -147,7 +151,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'update_cart_item',
     defs.update_cart_item,
     ({ sku, quantity: q, cart_id }) =>
@@ -158,7 +162,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'remove_item_from_cart',
     defs.remove_item_from_cart,
     ({ sku, cart_id }) =>
@@ -169,7 +173,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'view_cart',
     defs.view_cart,
     ({ cart_id }) =>
@@ -179,7 +183,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'clear_cart',
     defs.clear_cart,
     ({ cart_id }) =>
@@ -190,7 +194,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'checkout',
     defs.checkout,
     ({ cart_id, idempotency_key }, ctx) =>
@@ -205,18 +209,17 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
         });
         const order = orderOut(r.order);
         if (r.created) {
+          // As for cart changes: issued now, not waited for.
           const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${cart_id ?? 'default'}` } };
-          await Promise.all([
-            call.session?.notify(updated).catch(() => {}),
-            call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {}),
-          ]);
+          void call.session?.notify(updated).catch(() => {});
+          void call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {});
         }
         const verb = r.created ? 'Placed' : 'Already placed';
         return { data: { order, created: r.created }, text: `${verb} order ${order.order_id}: ${formatMoney(order.total_minor, order.currency)}, ${order.lines.length} line(s).` };
       }),
   );
 
-  server.registerTool(
+  register(
     'list_orders',
     defs.list_orders,
     ({ limit }) =>
@@ -228,7 +231,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       }),
   );
 
-  server.registerTool(
+  register(
     'get_order',
     defs.get_order,
     ({ order_id }) =>

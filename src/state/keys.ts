@@ -23,7 +23,7 @@ import type { CartRef } from './cart-store.js';
  * (2) `v` = cart version (integer); one field `s:<sku>` per line holding its quantity. The sku sits after a fixed
  *     `s:` so no sku can be mistaken for `v`; hash fields are never keys, so skus need no further encoding.
  * (3) Channels are a separate namespace from keys; the prefix still keeps deployments sharing a server apart.
- * (4) One member per admitted hit (a random id), scored by the Redis server's clock in µs; `<bucket>` is a fixed
+ * (4) One member per admitted hit (unique: a random prefix per limiter and a counter), scored by the Redis server's clock in µs; `<bucket>` is a fixed
  *     name (`requests`, `writes`). Every bucket of a user shares the hash tag `{<userId>}`, so one script checks
  *     and charges several of them in one slot (see rate-limit.lua).
  * (5) See the headers of code-redeem.lua and refresh-create.lua. Codes and tokens are stored only as SHA-256

@@ -11,6 +11,12 @@ import type { StateRedis } from './redis-client.js';
 export class RedisRateLimiter implements RateLimiter {
   readonly #client: StateRedis;
   readonly #keys: KeySpace;
+  /**
+   * Sorted-set members must be unique per admitted hit across every instance: a random prefix per limiter
+   * (72 bits, drawn once) and a counter, instead of 9 random bytes drawn for every hit.
+   */
+  readonly #memberPrefix = randomBytes(9).toString('base64url');
+  #hits = 0;
 
   constructor(client: StateRedis, keys: KeySpace) {
     this.#client = client;
@@ -21,7 +27,7 @@ export class RedisRateLimiter implements RateLimiter {
     validateRules(rules);
     const keys = rules.map((r) => this.#keys.rateLimit(subject, r.bucket));
     const args = rules.flatMap((r) => [String(r.limit), String(r.windowMs)]);
-    const reply = (await this.#client.rateLimit(keys, randomBytes(9).toString('base64url'), ...args)) as unknown;
+    const reply = (await this.#client.rateLimit(keys, `${this.#memberPrefix}${(this.#hits++).toString(36)}`, ...args)) as unknown;
     if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 0)) throw new Error(`rate-limit.lua: unexpected reply ${JSON.stringify(reply)}`);
     if (reply[0] === 1) return { allowed: true, remaining: Number(reply[1]) };
     const rule = rules[Number(reply[1]) - 1];
