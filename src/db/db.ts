@@ -4,8 +4,18 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+/** How to run one query. */
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection under this name and only bind and execute it afterwards (node-postgres
+   * named prepared statements), instead of sending it to be parsed and planned every time. For hot queries with a
+   * fixed text; one name, one text. Backends without prepared statements (PGlite) ignore it.
+   */
+  name?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
 }
 
 export interface Db extends Queryable {

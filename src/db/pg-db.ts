@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { Db, Queryable, QueryOptions, QueryResult } from './db.js';
 import { markDbError } from './errors.js';
 
 export interface PgDbOptions {
@@ -62,8 +62,10 @@ export class PgDb implements Db {
     });
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const result = await this.pool.query(sql, params ? [...params] : undefined).catch((err: unknown) => {
+  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
+    const values = params ? [...params] : undefined;
+    const run = options?.name ? this.pool.query({ name: options.name, text: sql, ...(values ? { values } : {}) }) : this.pool.query(sql, values);
+    const result = await run.catch((err: unknown) => {
       throw markDbError(err);
     });
     return toResult<T>(result as pg.QueryResult | pg.QueryResult[]);

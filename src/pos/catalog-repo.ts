@@ -79,10 +79,10 @@ export async function searchProducts(
 
 /** One active product by exact SKU; null if unknown or no longer sold. */
 export async function getProduct(db: Queryable, businessId: string, sku: string): Promise<Product | null> {
-  const { rows } = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE business_id = $1 AND sku = $2 AND active`, [
-    businessId,
-    sku,
-  ]);
+  // Named: every cart change runs it, so PostgreSQL parses and plans it once per connection, not per call.
+  const { rows } = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE business_id = $1 AND sku = $2 AND active`, [businessId, sku], {
+    name: 'catalog_get_product',
+  });
   return rows[0] ? toProduct(rows[0]) : null;
 }
 
@@ -92,6 +92,7 @@ export async function getProducts(db: Queryable, businessId: string, skus: reado
   const { rows } = await db.query<ProductRow>(
     `SELECT ${PRODUCT_COLUMNS} FROM products WHERE business_id = $1 AND sku = ANY($2::text[]) AND active ORDER BY sku`,
     [businessId, [...new Set(skus)]],
+    { name: 'catalog_get_products' },
   );
   return rows.map(toProduct);
 }

@@ -5,7 +5,7 @@ import { ToolError } from '../errors.js';
 import type { CartMutation, CartRef, CartSnapshot, CartStore } from '../state/cart-store.js';
 import type { PreferenceStore } from '../state/preference-store.js';
 import { getBusinessForUser } from './business-repo.js';
-import { getProduct, getProducts, searchProducts, suggestSkus } from './catalog-repo.js';
+import { getProduct, getProducts, searchProducts, suggestSkus, type Product } from './catalog-repo.js';
 import type { MembershipCache, MembershipView } from './membership-cache.js';
 import { InsufficientStockError, UnknownProductError } from './order-errors.js';
 import { findOrderByKey, getOrder, listOrders, placeOrder } from './order-repo.js';
@@ -109,7 +109,7 @@ export class PosService {
       });
     }
     const ref = this.cartRef(actor, business, input.cartId);
-    return this.viewAfter(business, ref, await this.deps.carts.addItem(ref, product.sku, input.quantity));
+    return this.viewAfter(business, ref, await this.deps.carts.addItem(ref, product.sku, input.quantity), [product]);
   }
 
   async updateItem(actor: PosActor, input: { sku: string; quantity: number; cartId?: string }): Promise<CartView> {
@@ -119,7 +119,7 @@ export class PosService {
     if (input.quantity > 0) {
       const product = await getProduct(this.deps.db, business.id, input.sku);
       if (!product) throw new ToolError('product_not_found');
-      return this.viewAfter(business, ref, await this.deps.carts.setItem(ref, product.sku, input.quantity));
+      return this.viewAfter(business, ref, await this.deps.carts.setItem(ref, product.sku, input.quantity), [product]);
     }
     return this.viewAfter(business, ref, await this.deps.carts.removeItem(ref, input.sku));
   }
@@ -215,7 +215,8 @@ export class PosService {
     return businesses.length === 1 ? businesses[0]! : null;
   }
 
-  private async viewAfter(business: MembershipView, ref: CartRef, mutation: CartMutation): Promise<CartView> {
+  /** `known`: products this call has just read (the one it checked), which the view need not read again. */
+  private async viewAfter(business: MembershipView, ref: CartRef, mutation: CartMutation, known?: readonly Product[]): Promise<CartView> {
     if (!mutation.ok) {
       switch (mutation.reason) {
         case 'line_quantity_exceeded':
@@ -226,12 +227,14 @@ export class PosService {
           throw new ToolError('not_in_cart', 'That SKU is not in the cart; view_cart shows what is.');
       }
     }
-    return this.view(business, ref, mutation.cart);
+    return this.view(business, ref, mutation.cart, known);
   }
 
-  private async view(business: MembershipView, ref: CartRef, cart: CartSnapshot): Promise<CartView> {
-    const products = cart.lines.length ? await getProducts(this.deps.db, business.id, cart.lines.map((l) => l.sku)) : [];
-    const bySku = new Map(products.map((p) => [p.sku, p]));
+  private async view(business: MembershipView, ref: CartRef, cart: CartSnapshot, known: readonly Product[] = []): Promise<CartView> {
+    const bySku = new Map(known.map((p) => [p.sku, p]));
+    // Only the lines whose product this call has not read yet (a one-line cart after adding to it: none).
+    const missing = cart.lines.filter((l) => !bySku.has(l.sku)).map((l) => l.sku);
+    for (const p of missing.length ? await getProducts(this.deps.db, business.id, missing) : []) bySku.set(p.sku, p);
     const warnings: string[] = [];
     const lines: CartLineView[] = [];
     for (const line of cart.lines) {
