@@ -18,6 +18,8 @@ export interface McpCallContext {
    * it names: the factory may then register that tool alone. Absent: everything.
    */
   toolCall?: string;
+  /** The request is an `initialize`: the server only has to answer the handshake (capabilities are declared). */
+  handshake?: boolean;
 }
 
 export interface McpSessionHandle {

@@ -168,10 +168,12 @@ export class LegacySessionLayer {
   }
 
   private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response | JsonAnswer> {
-    const initial = (await this.opts.initialSessionState?.(req.principal)) ?? {};
+    // Read while the handshake is answered (it is needed only to store the session): its round trip overlaps.
+    const initialState = this.opts.initialSessionState?.(req.principal);
+    initialState?.catch(() => {});
     const sessionId = newSessionId();
     const sink: FailureSink = { failures: [] };
-    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents };
+    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents, handshake: true };
     const server = this.opts.factory(ctx);
     const transport = new JsonAnswerTransport();
     await server.connect(transport);
@@ -182,6 +184,7 @@ export class LegacySessionLayer {
       if (!reply) return response;
       if (!reply.result) return jsonAnswer(reply);
       const params = (body.params ?? {}) as { clientInfo?: SessionRecord['clientInfo']; capabilities?: Record<string, unknown> };
+      const initial = (await initialState) ?? {};
       await this.opts.sessions.create({
         id: sessionId,
         protocolVersion: reply.result.protocolVersion ?? server.server.getNegotiatedProtocolVersion() ?? '2025-03-26',

@@ -33,6 +33,9 @@ export function createPosServerFactory(pos: PosService, tools: Omit<ToolDeps, 'p
     });
     // A tools/call of a known tool needs that tool alone (not 13 tools and 3 resources); an unknown name gets every
     // tool, so the SDK answers it exactly as before.
+    // The handshake answers with the declared capabilities, instructions and server info: no tool or resource is
+    // reached, and registering them would not change what it says.
+    if (call.handshake) return server;
     const only = call.toolCall !== undefined && Object.hasOwn(toolDefinitions(tools.maxLineQuantity), call.toolCall) ? call.toolCall : undefined;
     registerTools(server, call, { pos, ...tools }, only);
     if (only !== undefined) return server;
