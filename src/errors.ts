@@ -169,7 +169,18 @@ export const OAUTH_ERRORS = {
   unsupported_grant_type: {
     status: 400,
     error: 'unsupported_grant_type',
-    description: 'Only grant_type=urn:ietf:params:oauth:grant-type:token-exchange is supported.',
+    description: 'Supported grant types: authorization_code, refresh_token and urn:ietf:params:oauth:grant-type:token-exchange.',
+  },
+  invalid_client: { status: 401, error: 'invalid_client', description: 'Unknown client: register it (POST /register) or use a client ID metadata document URL as client_id.' },
+  unauthorized_client: { status: 400, error: 'unauthorized_client', description: 'This client is not registered for this grant type.' },
+  invalid_client_metadata: { status: 400, error: 'invalid_client_metadata', description: 'The client metadata is invalid.' },
+  invalid_redirect_uri: { status: 400, error: 'invalid_redirect_uri', description: 'A redirect URI is invalid: use https, or http on a loopback address.' },
+  unsupported_response_type: { status: 400, error: 'unsupported_response_type', description: 'Only response_type=code is supported.' },
+  access_denied: { status: 403, error: 'access_denied', description: 'The person declined the authorization.' },
+  authorization_disabled: {
+    status: 404,
+    error: 'invalid_request',
+    description: 'Browser sign-in is not enabled on this server: set FIREBASE_PROJECT_ID, MCP_TOKEN_SECRET and FIREBASE_API_KEY.',
   },
   token_exchange_disabled: {
     status: 400,
