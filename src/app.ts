@@ -21,6 +21,7 @@ import { installTracing, Tracing } from './http/tracing.js';
 import { firstInfraFailure, infraError } from './http/infra-errors.js';
 import { mcpRoutes } from './http/mcp-routes.js';
 import { oauthRoutes } from './http/oauth-routes.js';
+import { authorizeRoutes } from './http/authorize-routes.js';
 import { drainHttp } from './http/shutdown.js';
 import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
@@ -60,6 +61,8 @@ export interface FlowposServerOptions {
   logStream?: DestinationStream;
   /** Receives every finished span, whether or not OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing is on with it). */
   spanExporter?: SpanExporter;
+  /** Extra trusted CA (PEM) for fetching Client ID Metadata Documents: a test's self-signed HTTPS server. */
+  clientMetadataCa?: string | Buffer;
 }
 
 /** The composition root: every adapter is chosen here from Config, and nowhere else. */
@@ -107,7 +110,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   });
 
   const apiKeys = new ApiKeyAuthenticator(db, { cacheMs: config.apiKeyCacheMs });
-  const oauth = createOAuth(config, db, stores.revocations);
+  const oauth = createOAuth(config, db, stores, options.clientMetadataCa ? { clientMetadataCa: options.clientMetadataCa } : {});
   const authenticator = createAuthenticator(apiKeys, oauth.accessTokens);
   const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
   const factory = createPosServerFactory(pos, {
@@ -185,7 +188,10 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
   // Public by design (discovery and the token endpoint are how a client gets a credential); its own plugin, so the
   // /mcp gate above never applies to it.
-  await app.register(oauthRoutes, { config, exchange: oauth.exchange });
+  await app.register(oauthRoutes, { config, exchange: oauth.exchange, ...(oauth.authorization ? { authorization: oauth.authorization } : {}) });
+  if (oauth.authorization && config.oauth.signIn) {
+    await app.register(authorizeRoutes, { config, signIn: config.oauth.signIn, server: oauth.authorization.server });
+  }
 
   let closed: Promise<void> | undefined;
   return {

@@ -71,6 +71,11 @@ const EnvSchema = z.object({
   MCP_TOKEN_SECRET: z.string().min(32, 'at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
   MCP_TOKEN_SECRET_PREVIOUS: z.string().min(32, 'at least 32 characters').optional(),
   MCP_TOKEN_TTL_SECONDS: int(60, 30 * 86400).default(86400),
+  FIREBASE_API_KEY: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "the Firebase Web API key (Firebase console → Project settings → General → Web API Key)").optional(),
+  FIREBASE_AUTH_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name, e.g. <project>.firebaseapp.com').optional(),
+  MCP_REFRESH_TOKEN_TTL_SECONDS: int(60, 365 * 86400).default(30 * 86400),
+  MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS: int(60, 5 * 365 * 86400).default(90 * 86400),
+  OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: bool.default(false),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -339,6 +344,23 @@ export interface OAuthConfig {
   /** The secret before the last rotation: still verifies, never signs. */
   tokenSecretPrevious?: string;
   tokenTtlSeconds: number;
+  /**
+   * The browser sign-in (authorization code + PKCE, refresh tokens, client registration) is on only with
+   * firebaseProjectId, tokenSecret and a Web API key (the emulator needs none: any string is accepted there).
+   */
+  signIn?: SignInConfig;
+}
+
+export interface SignInConfig {
+  /** What the sign-in page hands the Firebase Web SDK. */
+  firebaseApiKey: string;
+  firebaseAuthDomain: string;
+  /** A refresh token unused this long dies; using it rotates it and restarts the clock. */
+  refreshTokenTtlSeconds: number;
+  /** No refresh token of one sign-in outlives this, however often it is rotated. */
+  refreshTokenMaxLifetimeSeconds: number;
+  /** Client ID Metadata Documents may be fetched from loopback and private addresses (development only). */
+  clientMetadataAllowPrivate: boolean;
 }
 
 function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConfig {
@@ -349,7 +371,26 @@ function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConf
     problems.push('MCP_TOKEN_SECRET: required when FIREBASE_PROJECT_ID is set (it signs the access tokens); at least 32 random characters');
   }
   if (e.MCP_TOKEN_SECRET_PREVIOUS && !e.MCP_TOKEN_SECRET) problems.push('MCP_TOKEN_SECRET_PREVIOUS: set MCP_TOKEN_SECRET too (the previous secret only verifies)');
+  if (e.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE && production) {
+    problems.push('OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: must not be set when NODE_ENV=production; it lets anyone make this server fetch URLs on your private network');
+  }
+  if (e.FIREBASE_API_KEY && !e.FIREBASE_PROJECT_ID) problems.push('FIREBASE_PROJECT_ID: required when FIREBASE_API_KEY is set (browser sign-in verifies the ID tokens of that project)');
+  if (e.MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS < e.MCP_REFRESH_TOKEN_TTL_SECONDS) {
+    problems.push('MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS: must be at least MCP_REFRESH_TOKEN_TTL_SECONDS');
+  }
+  const apiKey = e.FIREBASE_API_KEY ?? (e.FIREBASE_AUTH_EMULATOR_HOST ? 'emulator-api-key' : undefined);
+  const signIn: SignInConfig | undefined =
+    e.FIREBASE_PROJECT_ID && e.MCP_TOKEN_SECRET && apiKey
+      ? {
+          firebaseApiKey: apiKey,
+          firebaseAuthDomain: e.FIREBASE_AUTH_DOMAIN ?? `${e.FIREBASE_PROJECT_ID}.firebaseapp.com`,
+          refreshTokenTtlSeconds: e.MCP_REFRESH_TOKEN_TTL_SECONDS,
+          refreshTokenMaxLifetimeSeconds: e.MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS,
+          clientMetadataAllowPrivate: e.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE,
+        }
+      : undefined;
   return {
+    ...(signIn ? { signIn } : {}),
     ...(e.FIREBASE_PROJECT_ID ? { firebaseProjectId: e.FIREBASE_PROJECT_ID } : {}),
     firebaseJwksUrl: e.FIREBASE_JWKS_URL,
     ...(e.FIREBASE_AUTH_EMULATOR_HOST ? { firebaseEmulatorHost: e.FIREBASE_AUTH_EMULATOR_HOST } : {}),

@@ -101,11 +101,12 @@ export class AccessTokens {
   }
 
   /** Signs a token for `subject` with exactly `scopes`; `ttlSeconds` may only shorten the configured lifetime. */
-  async mint(input: { subject: string; scopes: readonly Scope[]; clientId: string; ttlSeconds?: number }): Promise<MintedAccessToken> {
+  /** `jti` may be chosen by the caller when it must be recorded (a refresh-token family) before the token exists. */
+  async mint(input: { subject: string; scopes: readonly Scope[]; clientId: string; ttlSeconds?: number; jti?: string }): Promise<MintedAccessToken> {
     const iat = Math.floor(this.#now() / 1000);
     const expiresIn = Math.min(input.ttlSeconds ?? this.#opts.ttlSeconds, this.#opts.ttlSeconds);
     const exp = iat + expiresIn;
-    const jti = randomUUID();
+    const jti = input.jti ?? randomUUID();
     const scopes = ALL_SCOPES.filter((s) => input.scopes.includes(s));
     const token = await new SignJWT({ scope: scopes.join(' '), client_id: input.clientId })
       .setProtectedHeader({ alg: ALG, typ: ACCESS_TOKEN_TYP, kid: this.#current.kid })

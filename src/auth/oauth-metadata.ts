@@ -11,6 +11,8 @@ export const TOKEN_PATH = `${MCP_PATH}/token`;
 export const REVOCATION_PATH = `${MCP_PATH}/token/revoke`;
 export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
+export const AUTHORIZATION_PATH = '/authorize';
+export const REGISTRATION_PATH = '/register';
 
 /** The scope string a client asks for to get everything this server offers. */
 export const ALL_SCOPES_STRING = ALL_SCOPES.join(' ');
@@ -26,21 +28,32 @@ export function resourceMetadataUrl(publicUrl: string): string {
 }
 
 /**
- * RFC 8414 authorization server metadata. This server issues tokens only by exchange (no authorization endpoint,
- * so no response types); `code_challenge_methods_supported` and `none` are listed because MCP clients refuse
- * metadata without them, and both are true of anything this server would ever add.
+ * RFC 8414 authorization server metadata. Without the browser sign-in, tokens come only by exchange (no authorization
+ * endpoint, no response types); `code_challenge_methods_supported` and `none` are listed because MCP clients refuse
+ * metadata without them. With it, everything an MCP client needs to sign a person in: the authorization endpoint
+ * (code + PKCE S256 only, `iss` in the response, RFC 9207), refresh tokens, Dynamic Client Registration and Client
+ * ID Metadata Documents.
  */
-export function authorizationServerMetadata(publicUrl: string) {
-  return {
+export function authorizationServerMetadata(publicUrl: string, opts: { signIn: boolean } = { signIn: false }) {
+  const base = {
     issuer: publicUrl,
     token_endpoint: `${publicUrl}${TOKEN_PATH}`,
     revocation_endpoint: `${publicUrl}${REVOCATION_PATH}`,
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
-    response_types_supported: [] as string[],
     scopes_supported: [...ALL_SCOPES],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['none'],
     revocation_endpoint_auth_methods_supported: ['none'],
+  };
+  if (!opts.signIn) return { ...base, grant_types_supported: [TOKEN_EXCHANGE_GRANT], response_types_supported: [] as string[] };
+  return {
+    ...base,
+    authorization_endpoint: `${publicUrl}${AUTHORIZATION_PATH}`,
+    registration_endpoint: `${publicUrl}${REGISTRATION_PATH}`,
+    grant_types_supported: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: true,
   };
 }
 

@@ -1,8 +1,13 @@
 import type { Config } from '../config.js';
 import type { Queryable } from '../db/db.js';
 import { ensureUser } from '../db/users-repo.js';
+import type { AuthorizationStore } from '../state/authorization-store.js';
 import type { RevocationStore } from '../state/revocation-store.js';
 import { AccessTokenAuthenticator } from './access-token-auth.js';
+import { AuthorizationServer } from './authorization-server.js';
+import { ClientMetadataDocuments } from './client-metadata-document.js';
+import { DbClientRegistry } from './client-registry.js';
+import type { ClientRegistry } from './oauth-client.js';
 import { AccessTokens } from './access-tokens.js';
 import { FirebaseVerifier } from './firebase-verifier.js';
 import { mcpResourceUrl } from './oauth-metadata.js';
@@ -13,10 +18,23 @@ export interface OAuth {
   exchange: TokenExchange;
   /** The /mcp gate's access-token half; absent without MCP_TOKEN_SECRET (then only API keys are accepted). */
   accessTokens?: AccessTokenAuthenticator;
+  /** The browser sign-in and client registration; absent unless Config.oauth.signIn is set. */
+  authorization?: { server: AuthorizationServer; clients: ClientRegistry };
+}
+
+/** What tests may swap in: trust for a self-signed client metadata server. */
+export interface OAuthOptions {
+  clientMetadataCa?: string | Buffer;
 }
 
 /** Builds OAuth V2 from Config: Firebase ID tokens in, server-signed access tokens out, a shared deny-list. */
-export function createOAuth(config: Pick<Config, 'publicUrl' | 'oauth'>, db: Queryable, revocations: RevocationStore): OAuth {
+export function createOAuth(
+  config: Pick<Config, 'publicUrl' | 'oauth'>,
+  db: Queryable,
+  stores: { revocations: RevocationStore; authorizations: AuthorizationStore },
+  options: OAuthOptions = {},
+): OAuth {
+  const { revocations } = stores;
   const resource = mcpResourceUrl(config.publicUrl);
   const o = config.oauth;
   const tokens = o.tokenSecret
@@ -31,14 +49,35 @@ export function createOAuth(config: Pick<Config, 'publicUrl' | 'oauth'>, db: Que
   const firebase = o.firebaseProjectId
     ? new FirebaseVerifier({ projectId: o.firebaseProjectId, jwksUrl: o.firebaseJwksUrl, emulator: o.firebaseEmulatorHost !== undefined })
     : undefined;
+  const ensure = async (identity: { uid: string; email?: string; name?: string }) => {
+    await ensureUser(db, { id: identity.uid, ...(identity.email ? { email: identity.email } : {}), ...(identity.name ? { displayName: identity.name } : {}) });
+  };
+  let authorization: OAuth['authorization'];
+  if (o.signIn && firebase && tokens) {
+    const clients = new DbClientRegistry(
+      db,
+      new ClientMetadataDocuments({ allowPrivateNetworks: o.signIn.clientMetadataAllowPrivate, ...(options.clientMetadataCa ? { ca: options.clientMetadataCa } : {}) }),
+    );
+    const server = new AuthorizationServer({
+      issuer: config.publicUrl,
+      resource,
+      clients,
+      store: stores.authorizations,
+      tokens,
+      firebase,
+      revocations,
+      ensureUser: ensure,
+      refreshTokenTtlSeconds: o.signIn.refreshTokenTtlSeconds,
+      refreshTokenMaxLifetimeSeconds: o.signIn.refreshTokenMaxLifetimeSeconds,
+    });
+    authorization = { server, clients };
+  }
   const exchange = new TokenExchange({
     ...(firebase ? { firebase } : {}),
     ...(tokens ? { tokens } : {}),
     revocations,
     resource,
-    ensureUser: async (identity) => {
-      await ensureUser(db, { id: identity.uid, ...(identity.email ? { email: identity.email } : {}), ...(identity.name ? { displayName: identity.name } : {}) });
-    },
+    ensureUser: ensure,
   });
-  return { exchange, ...(tokens ? { accessTokens: new AccessTokenAuthenticator(tokens, revocations) } : {}) };
+  return { exchange, ...(tokens ? { accessTokens: new AccessTokenAuthenticator(tokens, revocations) } : {}), ...(authorization ? { authorization } : {}) };
 }

@@ -1,9 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthorizationServer } from '../auth/authorization-server.js';
+import { REFRESH_TOKEN_PREFIX } from '../auth/authorization-server.js';
+import type { ClientRegistry } from '../auth/oauth-client.js';
 import {
   AUTHORIZATION_SERVER_METADATA_PATH,
   authorizationServerMetadata,
   PROTECTED_RESOURCE_METADATA_PATH,
   protectedResourceMetadata,
+  REGISTRATION_PATH,
   REVOCATION_PATH,
   TOKEN_PATH,
 } from '../auth/oauth-metadata.js';
@@ -16,7 +20,12 @@ import { infraError } from './infra-errors.js';
 export interface OAuthRoutesOptions {
   config: Pick<Config, 'publicUrl' | 'allowedHosts' | 'allowedOrigins'>;
   exchange: TokenExchange;
+  /** The browser sign-in's grants and client registration, when enabled. */
+  authorization?: { server: AuthorizationServer; clients: ClientRegistry };
 }
+
+/** RFC 7591 metadata is a small JSON object; a few redirect URIs and names. */
+export const REGISTRATION_BODY_LIMIT_BYTES = 16 * 1024;
 
 /** An ID token is ~1 KB and the other parameters are short; nothing legitimate comes near this. */
 export const TOKEN_BODY_LIMIT_BYTES = 16 * 1024;
@@ -27,8 +36,8 @@ export const TOKEN_BODY_LIMIT_BYTES = 16 * 1024;
  * and the /mcp gate lives in its own plugin, so encapsulation, not a URL list, keeps the two apart.
  */
 export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions): Promise<void> {
-  const { config, exchange } = opts;
-  const asMetadata = authorizationServerMetadata(config.publicUrl);
+  const { config, exchange, authorization } = opts;
+  const asMetadata = authorizationServerMetadata(config.publicUrl, { signIn: authorization !== undefined });
   const prMetadata = protectedResourceMetadata(config.publicUrl);
 
   // RFC 6749 speaks form encoding; JSON is accepted too because browser apps post it. Both keep repeated names, so a
@@ -38,7 +47,9 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
     for (const [name, value] of new URLSearchParams(text as string)) params.set(name, [...(params.get(name) ?? []), value]);
     done(null, params);
   });
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: TOKEN_BODY_LIMIT_BYTES }, (_request, text, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: REGISTRATION_BODY_LIMIT_BYTES }, (request, text, done) => {
+    // Registration metadata is free-form JSON (RFC 7591), parsed by the route; everything else is flat parameters.
+    if (request.url.split('?')[0] === REGISTRATION_PATH) return done(null, { raw: text as string });
     try {
       done(null, jsonParams(text as string));
     } catch (err) {
@@ -56,15 +67,47 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
   const guard = async (request: FastifyRequest) => checkHostAndOrigin(config, request.headers.host, request.headers.origin);
 
   app.post(TOKEN_PATH, { bodyLimit: TOKEN_BODY_LIMIT_BYTES, onRequest: guard }, async (request, reply) => {
-    const result = await exchange.exchange(paramsOf(request.body));
+    const params = paramsOf(request.body);
+    const grantType = params.get('grant_type');
+    if (grantType?.length === 1 && (grantType[0] === 'authorization_code' || grantType[0] === 'refresh_token')) {
+      if (!authorization) throw new OAuthEndpointError('unsupported_grant_type', `grant_type ${grantType[0]} needs the browser sign-in, which is not enabled here (set FIREBASE_API_KEY).`);
+      const body = grantType[0] === 'authorization_code' ? await authorization.server.authorizationCodeGrant(params) : await authorization.server.refreshTokenGrant(params);
+      return noStore(reply).send(body);
+    }
+    const result = await exchange.exchange(params);
     return noStore(reply).send(result.body);
   });
 
   app.post(REVOCATION_PATH, { bodyLimit: TOKEN_BODY_LIMIT_BYTES, onRequest: guard }, async (request, reply) => {
-    await exchange.revoke(paramsOf(request.body));
+    const params = paramsOf(request.body);
+    const token = params.get('token');
+    if (authorization && token?.length === 1 && token[0]!.startsWith(REFRESH_TOKEN_PREFIX)) {
+      // A refresh token ends the whole sign-in it belongs to, and the access token last issued with it.
+      await authorization.server.revokeRefreshToken(token[0]!);
+      return noStore(reply).send({});
+    }
+    await exchange.revoke(params);
     // RFC 7009 §2.2: 200 whether or not the token was valid; the body is ignored by clients.
     return noStore(reply).send({});
   });
+
+  if (authorization) {
+    // RFC 7591 §3: open registration of public clients (what MCP clients do on first contact). The body is JSON only.
+    app.post(REGISTRATION_PATH, { bodyLimit: REGISTRATION_BODY_LIMIT_BYTES, onRequest: guard }, async (request, reply) => {
+      if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
+        throw new OAuthEndpointError('invalid_client_metadata', 'Send the client metadata as a JSON object (Content-Type: application/json).');
+      }
+      const raw = (request.body as { raw?: string } | undefined)?.raw;
+      let metadata: unknown;
+      try {
+        metadata = JSON.parse(raw ?? '');
+      } catch {
+        throw new OAuthEndpointError('invalid_client_metadata', 'The body is not valid JSON.');
+      }
+      const registered = await authorization.clients.register(metadata);
+      return noStore(reply).code(201).send(registered);
+    });
+  }
 
   const metadata = (doc: object) => async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'public, max-age=300').send(doc);
   app.get(AUTHORIZATION_SERVER_METADATA_PATH, metadata(asMetadata));
