@@ -8,6 +8,7 @@ import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { seedDemo } from './db/seed.js';
+import { addMembership, removeMembership } from './db/memberships-repo.js';
 import { ensureUser } from './db/users-repo.js';
 import { ensureDemoKey } from './demo-key.js';
 
@@ -23,6 +24,9 @@ Commands:
                                          create an API key; prints only the key (use --json for details)
   apikey list [--user <uid>] [--json]    list keys (never their secrets)
   apikey revoke <keyId>                  revoke a key at once
+  member add --user <uid> --business <id> [--role staff|owner] [--email E]
+                                         give a user (e.g. a Firebase uid) access to a business
+  member remove --user <uid> --business <id>
   tools [--url URL] [--key KEY] [--json] list the server's tools and their arguments (an MCP client)
   call <tool> [--args JSON] [--url URL] [--key KEY] [--json]
                                          call one tool and print its text (--json: its structured result);
@@ -71,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'apikey':
       return apikey(config, rest);
+    case 'member':
+      return member(config, rest);
     default:
       throw new UsageError(`unknown command "${command}".`);
   }
@@ -171,6 +177,33 @@ async function apikey(config: Config, args: string[]): Promise<number> {
       return done ? 0 : 1;
     }
     throw new UsageError('apikey needs create, list or revoke.');
+  });
+}
+
+async function member(config: Config, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: { user: { type: 'string' }, business: { type: 'string' }, role: { type: 'string', default: 'staff' }, email: { type: 'string' } },
+    strict: true,
+  });
+  if (sub !== 'add' && sub !== 'remove') throw new UsageError('member needs add or remove.');
+  if (!values.user || !values.business) throw new UsageError(`member ${sub} needs --user <uid> and --business <id>.`);
+  const role = values.role;
+  if (role !== 'staff' && role !== 'owner') throw new UsageError(`--role is staff or owner; got "${role}".`);
+  return withDb(config, async (db) => {
+    if (sub === 'add') {
+      const done = await addMembership(db, { userId: values.user!, businessId: values.business!, role, ...(values.email ? { email: values.email } : {}) });
+      if (!done) {
+        process.stderr.write(`No business ${values.business}.\n`);
+        return 1;
+      }
+      process.stdout.write(`${values.user} is now ${role} of ${values.business}.\n`);
+      return 0;
+    }
+    const done = await removeMembership(db, { userId: values.user!, businessId: values.business! });
+    process.stderr.write(done ? `Removed ${values.user} from ${values.business}.\n` : `${values.user} was not a member of ${values.business}.\n`);
+    return done ? 0 : 1;
   });
 }
 

@@ -149,6 +149,26 @@ describe('flowpos-mcp CLI', { concurrency: true }, () => {
       assert.equal(bare.stdout, '');
     });
 
+    test('member add gives a not-yet-seen user access to a business (twice is harmless, the role can change); remove takes it away', async () => {
+      expectCode(await cli(target, 'seed', '--demo'), 0);
+      const memberships = async () =>
+        (await admin.query('SELECT business_id, role FROM memberships WHERE user_id = $1 ORDER BY business_id', ['firebase-uid-1'])).rows;
+      const added = expectCode(await cli(target, 'member', 'add', '--user', 'firebase-uid-1', '--email', 'p@example.com', '--business', 'biz_corner_coffee'), 0);
+      assert.match(added.stdout, /firebase-uid-1 is now staff of biz_corner_coffee/);
+      expectCode(await cli(target, 'member', 'add', '--user', 'firebase-uid-1', '--business', 'biz_corner_coffee', '--role', 'owner'), 0);
+      assert.deepEqual(await memberships(), [{ business_id: 'biz_corner_coffee', role: 'owner' }]);
+      assert.equal((await admin.query('SELECT email FROM users WHERE id = $1', ['firebase-uid-1'])).rows[0].email, 'p@example.com');
+
+      const missing = expectCode(await cli(target, 'member', 'add', '--user', 'firebase-uid-1', '--business', 'biz_nope'), 1);
+      assert.match(missing.stderr, /No business biz_nope/);
+      assert.match(expectCode(await cli(target, 'member', 'add', '--user', 'u'), 2).stderr, /--user <uid> and --business <id>/);
+      assert.match(expectCode(await cli(target, 'member', 'add', '--user', 'u', '--business', 'b', '--role', 'king'), 2).stderr, /staff or owner/);
+
+      expectCode(await cli(target, 'member', 'remove', '--user', 'firebase-uid-1', '--business', 'biz_corner_coffee'), 0);
+      assert.deepEqual(await memberships(), []);
+      expectCode(await cli(target, 'member', 'remove', '--user', 'firebase-uid-1', '--business', 'biz_corner_coffee'), 1);
+    });
+
     test('apikey create prints only the key; --json gives the details; the database keeps only a hash', async () => {
       const key = onlyKey(await cli(target, 'apikey', 'create', '--user', 'demo-user', '--name', 'x', '--scopes', 'pos:read'));
       const row = (await admin.query('SELECT user_id, name, scopes FROM mcp_api_key WHERE key_id = $1', [keyIdOf(key)])).rows[0];
