@@ -188,7 +188,15 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
   // Public by design (discovery and the token endpoint are how a client gets a credential); its own plugin, so the
   // /mcp gate above never applies to it.
-  await app.register(oauthRoutes, { config, exchange: oauth.exchange, ...(oauth.authorization ? { authorization: oauth.authorization } : {}) });
+  const registrationsPerHour = config.oauth.signIn?.registrationsPerHour ?? 0;
+  await app.register(oauthRoutes, {
+    config,
+    exchange: oauth.exchange,
+    ...(oauth.authorization ? { authorization: oauth.authorization } : {}),
+    ...(registrationsPerHour > 0
+      ? { registrationLimit: (ip: string) => stores.rateLimiter.hit(`ip:${ip}`, [{ bucket: 'registrations', limit: registrationsPerHour, windowMs: 3_600_000 }]) }
+      : {}),
+  });
   if (oauth.authorization && config.oauth.signIn) {
     await app.register(authorizeRoutes, { config, signIn: config.oauth.signIn, server: oauth.authorization.server });
   }

@@ -76,6 +76,7 @@ const EnvSchema = z.object({
   MCP_REFRESH_TOKEN_TTL_SECONDS: int(60, 365 * 86400).default(30 * 86400),
   MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS: int(60, 5 * 365 * 86400).default(90 * 86400),
   OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: bool.default(false),
+  OAUTH_REGISTRATIONS_PER_HOUR: int(0, 1_000_000).default(20),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -361,6 +362,8 @@ export interface SignInConfig {
   refreshTokenMaxLifetimeSeconds: number;
   /** Client ID Metadata Documents may be fetched from loopback and private addresses (development only). */
   clientMetadataAllowPrivate: boolean;
+  /** Dynamic Client Registrations admitted per client IP address and hour, across instances (0: no limit). */
+  registrationsPerHour: number;
 }
 
 function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConfig {
@@ -387,6 +390,7 @@ function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConf
           refreshTokenTtlSeconds: e.MCP_REFRESH_TOKEN_TTL_SECONDS,
           refreshTokenMaxLifetimeSeconds: e.MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS,
           clientMetadataAllowPrivate: e.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE,
+          registrationsPerHour: e.OAUTH_REGISTRATIONS_PER_HOUR,
         }
       : undefined;
   return {

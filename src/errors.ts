@@ -196,6 +196,7 @@ export const OAUTH_ERRORS = {
     description: 'API keys are not revoked here; run `flowpos-mcp apikey revoke <keyId>`.',
   },
   forbidden: { status: 403, error: 'invalid_request', description: 'Forbidden.' },
+  rate_limited: { status: 429, error: 'invalid_request', description: 'Too many requests from this address; retry later (Retry-After).' },
   temporarily_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'A backing service is unavailable; retry shortly.' },
   server_error: { status: 500, error: 'server_error', description: 'Internal error.' },
 } as const satisfies Record<string, { status: number; error: string; description: string }>;

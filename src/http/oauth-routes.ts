@@ -9,11 +9,13 @@ import {
   protectedResourceMetadata,
   REGISTRATION_PATH,
   REVOCATION_PATH,
+  TOKEN_EXCHANGE_GRANT,
   TOKEN_PATH,
 } from '../auth/oauth-metadata.js';
 import type { OAuthParams, TokenExchange } from '../auth/token-exchange.js';
 import { type Config, MCP_PATH } from '../config.js';
 import { AppError, OAuthEndpointError, oauthErrorBody } from '../errors.js';
+import type { RateLimitVerdict } from '../state/rate-limiter.js';
 import { checkHostAndOrigin } from './guards.js';
 import { infraError } from './infra-errors.js';
 
@@ -22,6 +24,8 @@ export interface OAuthRoutesOptions {
   exchange: TokenExchange;
   /** The browser sign-in's grants and client registration, when enabled. */
   authorization?: { server: AuthorizationServer; clients: ClientRegistry };
+  /** Counts one registration from `ip` (shared by every instance); absent: no limit. */
+  registrationLimit?: (ip: string) => Promise<RateLimitVerdict>;
 }
 
 /** RFC 7591 metadata is a small JSON object; a few redirect URIs and names. */
@@ -70,7 +74,10 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
     const params = paramsOf(request.body);
     const grantType = params.get('grant_type');
     if (grantType?.length === 1 && (grantType[0] === 'authorization_code' || grantType[0] === 'refresh_token')) {
-      if (!authorization) throw new OAuthEndpointError('unsupported_grant_type', `grant_type ${grantType[0]} needs the browser sign-in, which is not enabled here (set FIREBASE_API_KEY).`);
+      if (!authorization) throw new OAuthEndpointError(
+          'unsupported_grant_type',
+          `grant_type ${grantType[0]} needs the browser sign-in, which is not enabled here (set FIREBASE_API_KEY); this server accepts ${TOKEN_EXCHANGE_GRANT}.`,
+        );
       const body = grantType[0] === 'authorization_code' ? await authorization.server.authorizationCodeGrant(params) : await authorization.server.refreshTokenGrant(params);
       return noStore(reply).send(body);
     }
@@ -103,6 +110,12 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
         metadata = JSON.parse(raw ?? '');
       } catch {
         throw new OAuthEndpointError('invalid_client_metadata', 'The body is not valid JSON.');
+      }
+      // Registration is anonymous by design; a per-address limit keeps one caller from filling the table.
+      const verdict = await opts.registrationLimit?.(request.ip);
+      if (verdict && !verdict.allowed) {
+        const retryAfter = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+        throw new OAuthEndpointError('rate_limited', `Too many client registrations from this address; retry in ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
       }
       const registered = await authorization.clients.register(metadata);
       return noStore(reply).code(201).send(registered);

@@ -61,6 +61,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       // Tests drive one user harder than the production defaults allow; rate limits have their own tests.
       RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
       RATE_LIMIT_WRITES_PER_MINUTE: '0',
+      OAUTH_REGISTRATIONS_PER_HOUR: '0',
       MCP_SSE_KEEPALIVE_SECONDS: '1',
       DEMO_SEED: 'false',
       ...(redis ? { REDIS_URL: redis.url, MCP_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
