@@ -55,6 +55,8 @@ Capacity
                                                                           [MAX_STREAM_SECONDS, default 900]
 Other
   --firebase-project ID        FIREBASE_PROJECT_ID (Firebase sign-in)     [FIREBASE_PROJECT_ID]
+  --firebase-api-key KEY       FIREBASE_API_KEY: the Web API key (public, not a secret); turns on the browser
+                               sign-in for Claude, ChatGPT, VS Code (needs --firebase-project) [FIREBASE_API_KEY]
   --env KEY=VALUE              another environment variable (repeatable)
   --dry-run                    print the gcloud commands instead of running them
   -h, --help
@@ -93,6 +95,7 @@ CONCURRENCY="${CONCURRENCY:-80}"
 TIMEOUT="${TIMEOUT:-3600}"
 MAX_STREAM_SECONDS="${MAX_STREAM_SECONDS:-900}"
 FIREBASE_PROJECT_ID="${FIREBASE_PROJECT_ID:-}"
+FIREBASE_API_KEY="${FIREBASE_API_KEY:-}"
 EXTRA_ENV=()
 DRY_RUN=0
 
@@ -130,6 +133,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) need_value "$@"; TIMEOUT="$2"; shift 2 ;;
     --max-stream-seconds) need_value "$@"; MAX_STREAM_SECONDS="$2"; shift 2 ;;
     --firebase-project) need_value "$@"; FIREBASE_PROJECT_ID="$2"; shift 2 ;;
+    --firebase-api-key) need_value "$@"; FIREBASE_API_KEY="$2"; shift 2 ;;
     --env) need_value "$@"; [[ "$2" == *=* ]] || die "--env takes KEY=VALUE, got '$2'"; EXTRA_ENV+=("$2"); shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -208,6 +212,10 @@ env_vars=(
   "GOOGLE_CLOUD_PROJECT=$PROJECT"
 )
 [[ -n "$FIREBASE_PROJECT_ID" ]] && env_vars+=("FIREBASE_PROJECT_ID=$FIREBASE_PROJECT_ID")
+if [[ -n "$FIREBASE_API_KEY" ]]; then
+  [[ -n "$FIREBASE_PROJECT_ID" ]] || die "--firebase-api-key needs --firebase-project"
+  env_vars+=("FIREBASE_API_KEY=$FIREBASE_API_KEY")
+fi
 env_vars+=("${EXTRA_ENV[@]}")
 
 secrets=("MCP_TOKEN_SECRET=$TOKEN_SECRET:latest" "DATABASE_URL=$DATABASE_URL_SECRET:latest")

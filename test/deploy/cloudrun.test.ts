@@ -91,6 +91,17 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
     assert.equal(flag(deploy, '--allow-unauthenticated'), '', 'public at the Cloud Run layer; the app authenticates every request');
   });
 
+  test('--firebase-api-key turns on the browser sign-in as a plain variable; it needs --firebase-project', () => {
+    const r = sh(DEPLOY, [...SAMPLE, '--firebase-project', 'flowpos-prod', '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
+    assert.equal(r.code, 0, r.stderr);
+    const env = gcloudList(flag(r.commands[1]!, '--set-env-vars')!);
+    assert.ok(env.includes('FIREBASE_PROJECT_ID=flowpos-prod'));
+    assert.ok(env.includes('FIREBASE_API_KEY=AIzaSyExampleWebKey_123'));
+    const alone = sh(DEPLOY, [...SAMPLE, '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /--firebase-api-key needs --firebase-project/);
+  });
+
   test('environment and secrets: production settings, every name one that src/config.ts reads', () => {
     const r = sh(DEPLOY, SAMPLE);
     const deploy = r.commands[1]!;
