@@ -19,7 +19,7 @@ export const MAX_SOFTWARE_FIELD_LENGTH = 200;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** Schemes a redirect must never use, whatever else is true of them. */
-const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'blob:', 'vbscript:', 'about:', 'filesystem:', 'ws:', 'wss:', 'ftp:', 'mailto:']);
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'blob:', 'vbscript:', 'about:', 'filesystem:', 'ws:', 'wss:', 'ftp:', 'mailto:', 'chrome:', 'view-source:']);
 
 /** Client metadata after validation, with defaults applied. */
 export interface ClientMetadata {
@@ -84,8 +84,10 @@ function redirectError(message: string): OAuthEndpointError {
 
 /**
  * Why `uri` cannot be a redirect URI, or null when it can. Allowed: https URLs; http on a loopback host
- * (127.0.0.1, [::1], localhost — RFC 8252 §7.3); private-use schemes that are reverse domain names, i.e. contain
- * a dot (RFC 8252 §7.1, e.g. `com.example.app:/callback`). Never a fragment (RFC 6749 §3.1.2).
+ * (127.0.0.1, [::1], localhost — RFC 8252 §7.3); private-use schemes of native apps (RFC 8252 §7.1). RFC 8252 asks
+ * for reverse-domain schemes (`com.example.app:/callback`), but MCP clients in the field register plain ones
+ * (Cursor: `cursor://anysphere.cursor-mcp/oauth/callback`), so any scheme is accepted except those a browser would
+ * run or read locally. The consent page shows the person where the answer goes. Never a fragment (RFC 6749 §3.1.2).
  */
 export function redirectUriProblem(uri: string): string | null {
   const quoted = JSON.stringify(uri);
@@ -109,12 +111,6 @@ export function redirectUriProblem(uri: string): string | null {
     return null;
   }
   if (FORBIDDEN_SCHEMES.has(scheme)) return `redirect URI ${quoted} uses the scheme "${scheme}", which is not allowed for redirects`;
-  if (!scheme.slice(0, -1).includes('.')) {
-    return (
-      `redirect URI ${quoted} uses the custom scheme "${scheme}": use https, http on a loopback host, or a private-use ` +
-      'scheme that is a reverse domain name containing a dot (RFC 8252 §7.1), e.g. com.example.app:/callback'
-    );
-  }
   return null;
 }
 

@@ -39,6 +39,8 @@ describe('validateClientMetadata: accepted', () => {
       'http://localhost:6274/oauth/callback',
       'http://[::1]:8080/cb?x=1',
       'com.example.app:/oauth2redirect',
+      // Cursor's, a private-use scheme without a dot: what MCP clients really register.
+      'cursor://anysphere.cursor-mcp/oauth/callback',
       'https://EXAMPLE.com:443/Path/../x',
     ];
     const result = validateClientMetadata({
@@ -130,11 +132,7 @@ describe('validateClientMetadata: refused', () => {
       ['javascript:alert(1)', 'redirect URI "javascript:alert(1)" uses the scheme "javascript:", which is not allowed for redirects.'],
       ['data:text/html,hi', 'redirect URI "data:text/html,hi" uses the scheme "data:", which is not allowed for redirects.'],
       ['file:///etc/passwd', 'redirect URI "file:///etc/passwd" uses the scheme "file:", which is not allowed for redirects.'],
-      [
-        'cursor://anysphere.cursor-mcp/oauth/callback',
-        'redirect URI "cursor://anysphere.cursor-mcp/oauth/callback" uses the custom scheme "cursor:": use https, http on a loopback host, ' +
-          'or a private-use scheme that is a reverse domain name containing a dot (RFC 8252 §7.1), e.g. com.example.app:/callback.',
-      ],
+      ['view-source:https://app.example.com/', 'redirect URI "view-source:https://app.example.com/" uses the scheme "view-source:", which is not allowed for redirects.'],
       ['https://app.example.com/a b', 'redirect URI "https://app.example.com/a b" contains whitespace or control characters.'],
       ['https://app.example.com/\n', 'redirect URI "https://app.example.com/\\n" contains whitespace or control characters.'],
     ];
