@@ -45,7 +45,7 @@ function nodeLink(publisher: StateRedisClient, subscriber: StateRedisClient): Pu
  * Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7.0+), chosen over classic pub/sub on purpose.
  * A classic PUBLISH in a cluster is broadcast over the cluster bus to every node, so each message of every session
  * costs work on all nodes and bus traffic grows with the cluster, whoever listens. A sharded channel belongs to
- * the hash slot of its name like a key does, so a session's channel (`<prefix>bus:session:<id>`, see keys.ts)
+ * the hash slot of its name like a key does, so a session's channel (`<prefix>bus:session:{<id>}`, see keys.ts)
  * lives on exactly one shard: SPUBLISH goes to that shard's master, is delivered to subscribers connected there
  * (and replicated only to that shard's replicas), and messages of one session keep their order. The client holds
  * one subscriber connection per shard that has subscriptions (on a duplicate of the cluster client, so close()
@@ -93,7 +93,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /**
- * The session bus over Redis pub/sub, channel `<prefix>bus:session:<sessionId>`. Publishing uses the shared
+ * The session bus over Redis pub/sub, channel `<prefix>bus:session:{<sessionId>}`. Publishing uses the shared
  * client; subscriptions live on a dedicated connection (a connection in subscriber mode can do nothing else).
  * All local subscribers of a session share one Redis subscription, which is dropped when the last one leaves.
  * After a reconnect the client subscribes again by itself; messages published while the connection was down are
