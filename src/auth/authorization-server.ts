@@ -154,8 +154,13 @@ export class AuthorizationServer {
    * The sign-in page posts the Firebase ID token here. Returns the secret of the cookie that binds the consent step
    * to this browser: whoever only learns the authorization id cannot consent in someone else's name.
    */
-  async signIn(authorizationId: unknown, idToken: unknown): Promise<{ browserSecret: string; identity: FirebaseIdentity }> {
+  async signIn(authorizationId: unknown, idToken: unknown, browserSecret?: string): Promise<{ browserSecret: string; identity: FirebaseIdentity }> {
     const pending = await this.#pending(authorizationId);
+    // Signing in again (another account, say) is allowed only from the browser that signed in first: whoever merely
+    // learned the authorization id must not swap in their own account for the person's client to receive.
+    if (pending.browserBinding && (!browserSecret || !safeEqual(sha256(browserSecret), pending.browserBinding))) {
+      throw new AuthorizePageError(409, 'Someone already signed in to this authorization from another browser. Start again from your MCP client.');
+    }
     if (typeof idToken !== 'string' || idToken === '') throw new AuthorizePageError(400, 'id_token is missing: sign in with Firebase first.');
     let identity: FirebaseIdentity;
     try {
@@ -168,15 +173,16 @@ export class AuthorizationServer {
       throw err;
     }
     await this.#d.ensureUser(identity);
-    const browserSecret = randomId(32);
+    const secret = randomId(32);
+    const { email: _previous, ...rest } = pending;
     const updated = await this.#d.store.updatePending(authorizationId as string, {
-      ...pending,
+      ...rest,
       subject: identity.uid,
       ...(identity.email ? { email: identity.email } : {}),
-      browserBinding: sha256(browserSecret),
+      browserBinding: sha256(secret),
     });
     if (!updated) throw expired();
-    return { browserSecret, identity };
+    return { browserSecret: secret, identity };
   }
 
   /** What the consent page shows; only to the browser that signed in. */
@@ -221,11 +227,16 @@ export class AuthorizationServer {
     const resource = optional(params, 'resource');
     if (resource !== undefined && resource !== this.#d.resource) throw new OAuthEndpointError('invalid_target', `resource ${resource.slice(0, 200)} is not this server; use ${this.#d.resource}.`);
 
+    // The ids of what this redemption will produce are chosen first and recorded with the code, so a replay — even
+    // one racing this request on another instance — knows exactly what to revoke.
     const familyId = randomId(16);
-    const redemption = await this.#d.store.redeemCode(sha256(code), familyId);
+    const access: IssuedAccessToken = { jti: randomUUID(), expiresAt: this.#now() + this.#d.tokens.ttlSeconds * 1000 };
+    const codeHash = sha256(code);
+    const redemption = await this.#d.store.redeemCode(codeHash, familyId, access);
     if (redemption.status === 'unknown') throw new OAuthEndpointError('invalid_grant', 'The authorization code is invalid or expired (a code lives 60 seconds and works once).');
     if (redemption.status === 'used') {
       // RFC 9700 §4.5: a code presented twice was intercepted or replayed; what the first use produced is revoked.
+      await this.#d.revocations.revoke(redemption.accessToken.jti, redemption.accessToken.expiresAt);
       await this.#revokeFamily(redemption.familyId);
       throw new OAuthEndpointError('invalid_grant', 'The authorization code was already used; the tokens issued with it are revoked. Sign in again.');
     }
@@ -235,7 +246,20 @@ export class AuthorizationServer {
     if (!safeEqual(sha256(verifier), grant.codeChallenge)) {
       throw new OAuthEndpointError('invalid_grant', 'code_verifier does not match the code_challenge of the authorization request (PKCE S256).');
     }
-    return this.#issue({ subject: grant.subject, clientId: client.clientId, scopes: grant.scopes, familyId: client.grantTypes.includes('refresh_token') ? familyId : undefined });
+    const issued = await this.#issue({
+      subject: grant.subject,
+      clientId: client.clientId,
+      scopes: grant.scopes,
+      access,
+      familyId: client.grantTypes.includes('refresh_token') ? familyId : undefined,
+    });
+    // A replay that arrived before the family existed revoked the access token but could not revoke the family:
+    // it marked the code, and this check, made after the family was created, finishes the job.
+    if (await this.#d.store.codeReplayed(codeHash)) {
+      await this.#revokeFamily(familyId);
+      throw new OAuthEndpointError('invalid_grant', 'The authorization code was used twice at once; the tokens issued with it are revoked. Sign in again.');
+    }
+    return issued;
   }
 
   /** grant_type=refresh_token (RFC 6749 §6), rotated on every use (OAuth 2.1 §4.3.1 for public clients). */
@@ -281,8 +305,8 @@ export class AuthorizationServer {
     await this.#revokeFamily(match[1]!);
   }
 
-  async #issue(input: { subject: string; clientId: string; scopes: Scope[]; familyId: string | undefined }): Promise<TokenResponse> {
-    const minted = await this.#d.tokens.mint({ subject: input.subject, scopes: input.scopes, clientId: input.clientId });
+  async #issue(input: { subject: string; clientId: string; scopes: Scope[]; access: IssuedAccessToken; familyId: string | undefined }): Promise<TokenResponse> {
+    const minted = await this.#d.tokens.mint({ subject: input.subject, scopes: input.scopes, clientId: input.clientId, jti: input.access.jti });
     const body: TokenResponse = { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope: minted.scopes.join(' ') };
     if (input.familyId) {
       const secret = randomId(32);

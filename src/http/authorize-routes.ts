@@ -82,7 +82,7 @@ export async function authorizeRoutes(app: FastifyInstance, opts: AuthorizeRoute
   app.post(SIGN_IN_PATH, { onRequest: postGuard, bodyLimit: BODY_LIMIT_BYTES }, async (request, reply) => {
     const body = (request.body ?? {}) as { authorization_id?: unknown; id_token?: unknown };
     if (typeof body !== 'object' || body === null) throw new AuthorizePageError(400, 'Send {"authorization_id", "id_token"} as JSON.');
-    const { browserSecret } = await server.signIn(body.authorization_id, body.id_token);
+    const { browserSecret } = await server.signIn(body.authorization_id, body.id_token, cookie(request));
     const maxAge = Math.floor(server.pendingTtlMs / 1000);
     reply.header('set-cookie', `${COOKIE}=${browserSecret}; Path=${AUTHORIZE_PATH}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`);
     const next = `${CONSENT_PATH}?authorization_id=${encodeURIComponent(body.authorization_id as string)}`;

@@ -37,7 +37,11 @@ export interface CodeGrant {
   subject: string;
 }
 
-export type CodeRedemption = { status: 'ok'; grant: CodeGrant } | { status: 'used'; familyId: string } | { status: 'unknown' };
+export type CodeRedemption =
+  | { status: 'ok'; grant: CodeGrant }
+  /** A replay: what the first redemption produced (or is producing right now), for the caller to revoke. */
+  | { status: 'used'; familyId: string; accessToken: IssuedAccessToken }
+  | { status: 'unknown' };
 
 export interface RefreshFamily {
   subject: string;
@@ -73,10 +77,16 @@ export interface AuthorizationStore {
 
   putCode(codeHash: string, grant: CodeGrant, ttlMs: number): Promise<void>;
   /**
-   * Marks the code used and records `familyId` as what it produced, atomically: of two concurrent redemptions one
-   * gets `ok`, the other `used` with the family id. The code stays (used) until it expires, so replays are seen.
+   * Marks the code used and records what it will produce (`familyId`, `accessToken`, chosen before the tokens exist),
+   * atomically: of two concurrent redemptions one gets `ok`, the other `used` with those ids, and the code is marked
+   * replayed. The code stays until it expires, so replays are seen.
    */
-  redeemCode(codeHash: string, familyId: string): Promise<CodeRedemption>;
+  redeemCode(codeHash: string, familyId: string, accessToken: IssuedAccessToken): Promise<CodeRedemption>;
+  /**
+   * True once a redeemed code has been presented again. The first redemption checks it after creating its refresh
+   * family: a replay that raced ahead of that creation could not revoke a family that did not exist yet.
+   */
+  codeReplayed(codeHash: string): Promise<boolean>;
 
   /** Starts a family whose current token is `tokenHash`; it lives `idleTtlMs` (capped by `family.expiresAt`). */
   createFamily(familyId: string, family: RefreshFamily, tokenHash: string, idleTtlMs: number, accessToken: IssuedAccessToken): Promise<void>;

@@ -27,7 +27,7 @@ interface FamilyEntry {
 /** Same semantics as RedisAuthorizationStore, in process memory: one instance only (the embedded default). */
 export class MemoryAuthorizationStore implements AuthorizationStore {
   readonly #pending = new Map<string, Expiring<PendingAuthorization>>();
-  readonly #codes = new Map<string, Expiring<{ grant: CodeGrant; familyId?: string }>>();
+  readonly #codes = new Map<string, Expiring<{ grant: CodeGrant; familyId?: string; accessToken?: IssuedAccessToken; replayed?: boolean }>>();
   readonly #families = new Map<string, FamilyEntry>();
   readonly #sweeper: Sweeper;
 
@@ -70,14 +70,23 @@ export class MemoryAuthorizationStore implements AuthorizationStore {
     this.#codes.set(codeHash, { value: { grant: clone(grant) }, until: Date.now() + positive(ttlMs) });
   }
 
-  async redeemCode(codeHash: string, familyId: string): Promise<CodeRedemption> {
-    opaqueId('family id', familyId);
+  async redeemCode(codeHash: string, familyId: string, accessToken: IssuedAccessToken): Promise<CodeRedemption> {
     opaqueId('code hash', codeHash);
+    opaqueId('family id', familyId);
     const entry = live(this.#codes, codeHash);
     if (!entry) return { status: 'unknown' };
-    if (entry.value.familyId !== undefined) return { status: 'used', familyId: entry.value.familyId };
+    if (entry.value.familyId !== undefined) {
+      entry.value.replayed = true;
+      return { status: 'used', familyId: entry.value.familyId, accessToken: { ...entry.value.accessToken! } };
+    }
     entry.value.familyId = familyId;
+    entry.value.accessToken = { ...accessToken };
     return { status: 'ok', grant: clone(entry.value.grant) };
+  }
+
+  async codeReplayed(codeHash: string): Promise<boolean> {
+    opaqueId('code hash', codeHash);
+    return live(this.#codes, codeHash)?.value.replayed === true;
   }
 
   async createFamily(familyId: string, family: RefreshFamily, tokenHash: string, idleTtlMs: number, accessToken: IssuedAccessToken): Promise<void> {

@@ -49,17 +49,21 @@ export class RedisAuthorizationStore implements AuthorizationStore {
     await this.#client.multi().hSet(key, 'g', JSON.stringify(grant)).pExpire(key, positive(ttlMs)).exec();
   }
 
-  async redeemCode(codeHash: string, familyId: string): Promise<CodeRedemption> {
-    const reply = (await this.#client.codeRedeem(this.#keys.oauthCode(codeHash), familyId)) as unknown[];
+  async redeemCode(codeHash: string, familyId: string, accessToken: IssuedAccessToken): Promise<CodeRedemption> {
+    const reply = (await this.#client.codeRedeem(this.#keys.oauthCode(codeHash), familyId, accessToken.jti, String(accessToken.expiresAt))) as unknown[];
     switch (reply[0]) {
       case 'ok':
         return { status: 'ok', grant: JSON.parse(String(reply[1])) as CodeGrant };
       case 'used':
-        return { status: 'used', familyId: String(reply[1]) };
+        return { status: 'used', familyId: String(reply[1]), accessToken: { jti: String(reply[2]), expiresAt: Number(reply[3]) } };
       case 'unknown':
         return { status: 'unknown' };
     }
     throw new Error('code-redeem: unexpected reply from Redis');
+  }
+
+  async codeReplayed(codeHash: string): Promise<boolean> {
+    return (await this.#client.hExists(this.#keys.oauthCode(codeHash), 'r')) === 1;
   }
 
   async createFamily(familyId: string, family: RefreshFamily, tokenHash: string, idleTtlMs: number, accessToken: IssuedAccessToken): Promise<void> {

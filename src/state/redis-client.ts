@@ -167,9 +167,9 @@ function loadScripts() {
     codeRedeem: defineScript({
       SCRIPT: readLua('code-redeem'),
       NUMBER_OF_KEYS: 1,
-      parseCommand(parser: CommandParser, key: string, familyId: string) {
+      parseCommand(parser: CommandParser, key: string, familyId: string, jti: string, expiresAt: string) {
         parser.pushKey(key);
-        parser.push(familyId);
+        parser.push(familyId, jti, expiresAt);
       },
       transformReply: rawReply,
     }),

@@ -60,21 +60,25 @@ export function authorizationStoreContract(factory: StoreFactory<AuthorizationSt
     assert.equal(await store!.getPending(pid), undefined);
   });
 
-  it('a code is redeemed once; a replay names the family the first redemption produced', async () => {
+  it('a code is redeemed once; a replay names what the first redemption produced and marks the code replayed', async () => {
     const [a, b] = await factory({}, 2);
     const code = hash(id());
     await a!.putCode(code, grant(), 60_000);
     const [f1, f2] = [id(), id()];
-    const results = await Promise.all([a!.redeemCode(code, f1), b!.redeemCode(code, f2)]);
+    const [t1, t2] = [access(), access()];
+    assert.equal(await a!.codeReplayed(code), false);
+    const results = await Promise.all([a!.redeemCode(code, f1, t1), b!.redeemCode(code, f2, t2)]);
     const ok = results.filter((r) => r.status === 'ok');
     const used = results.filter((r) => r.status === 'used');
     assert.equal(ok.length, 1);
     assert.equal(used.length, 1);
     assert.deepEqual(ok[0]!.status === 'ok' && ok[0]!.grant, grant());
-    const winner = results[0]!.status === 'ok' ? f1 : f2;
-    assert.deepEqual(used[0], { status: 'used', familyId: winner });
-    assert.deepEqual(await b!.redeemCode(code, id()), { status: 'used', familyId: winner });
-    assert.deepEqual(await b!.redeemCode(hash(id()), id()), { status: 'unknown' });
+    const [winner, token] = results[0]!.status === 'ok' ? [f1, t1] : [f2, t2];
+    assert.deepEqual(used[0], { status: 'used', familyId: winner, accessToken: token });
+    assert.equal(await b!.codeReplayed(code), true, 'the replay is visible to the first redemption');
+    assert.deepEqual(await b!.redeemCode(code, id(), access()), { status: 'used', familyId: winner, accessToken: token });
+    assert.deepEqual(await b!.redeemCode(hash(id()), id(), access()), { status: 'unknown' });
+    assert.equal(await b!.codeReplayed(hash(id())), false);
   });
 
   it('a code expires unredeemed', async () => {
@@ -82,7 +86,7 @@ export function authorizationStoreContract(factory: StoreFactory<AuthorizationSt
     const code = hash(id());
     await store!.putCode(code, grant(), 300);
     await sleep(500);
-    assert.deepEqual(await store!.redeemCode(code, id()), { status: 'unknown' });
+    assert.deepEqual(await store!.redeemCode(code, id(), access()), { status: 'unknown' });
   });
 
   it('a refresh token rotates once; the old one then revokes the family with its last access token', async () => {
@@ -153,7 +157,7 @@ export function authorizationStoreContract(factory: StoreFactory<AuthorizationSt
     const [store] = await factory({});
     await assert.rejects(store!.getPending('short'));
     await assert.rejects(store!.putPending('x:{y}'.repeat(4), pending(), 1000));
-    await assert.rejects(store!.redeemCode('*'.repeat(43), id()));
+    await assert.rejects(store!.redeemCode('*'.repeat(43), id(), access()));
     await assert.rejects(store!.revokeFamily(''));
     await assert.rejects(store!.putCode(hash(id()), grant(), 0));
   });
