@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import {
   classifyAddress,
   ClientMetadataDocuments,
@@ -14,8 +9,8 @@ import {
   type AddressClass,
 } from '../../src/auth/client-metadata-document.js';
 import { OAuthEndpointError } from '../../src/errors.js';
+import { selfSignedCert } from '../helpers/self-signed.js';
 
-const run = promisify(execFile);
 
 async function refusal(promise: Promise<unknown>): Promise<OAuthEndpointError> {
   try {
@@ -106,7 +101,6 @@ describe('documentTtlMs', () => {
 });
 
 describe('ClientMetadataDocuments against a local HTTPS server', () => {
-  let dir: string;
   let cert: string;
   let server: Server;
   let port: number;
@@ -125,14 +119,9 @@ describe('ClientMetadataDocuments against a local HTTPS server', () => {
   });
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'flowpos-cimd-'));
-    await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1', '-days', '1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ]);
-    cert = await readFile(join(dir, 'cert.pem'), 'utf8');
-    const key = await readFile(join(dir, 'key.pem'), 'utf8');
+    const tls = await selfSignedCert();
+    cert = tls.cert;
+    const key = tls.key;
 
     server = createServer({ key, cert }, (req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
@@ -207,7 +196,6 @@ describe('ClientMetadataDocuments against a local HTTPS server', () => {
   after(async () => {
     server?.closeAllConnections();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   /** A fetcher that may reach the local server, with a clock the test moves. */
