@@ -91,6 +91,14 @@ async function serve(config: Config): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
   if (!config.redisUrl && !config.redisClusterNodes) log.warn('REDIS_URL is not set: sessions and carts live in this process only (fine for one instance, not for several).');
   if (!config.allowedHosts) log.warn('PUBLIC_URL is not set and HOST is not loopback: any Host header is accepted. Set PUBLIC_URL in production.');
+  if (config.oauth.signIn) {
+    log.info(
+      { authorizationEndpoint: `${config.publicUrl}/authorize`, firebaseProject: config.oauth.firebaseProjectId, emulator: config.oauth.firebaseEmulatorHost ?? null },
+      'browser sign-in is on: MCP clients (Claude, ChatGPT, VS Code, the Inspector) can connect with OAuth',
+    );
+  } else if (config.oauth.firebaseProjectId) {
+    log.info('token exchange is on; set FIREBASE_API_KEY to let MCP clients sign people in with the browser (docs/auth.md)');
+  }
   if (config.demoSeed && !config.production) {
     const key = await ensureDemoKey(server.db, config.dataDir);
     const url = `${config.publicUrl}${MCP_PATH}`;
