@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 
 /**
  * The files the sign-in page loads, all from this server: our script and stylesheet, and the Firebase Web SDK's
- * browser builds from the `firebase` package. Serving the SDK ourselves keeps the page's Content-Security-Policy at
- * `script-src 'self'` (no third-party script runs next to a person's password) and makes the page work where
- * gstatic.com is unreachable. firebase-auth.js imports firebase-app.js by its gstatic URL; that one import is
+ * browser builds from the `firebase` package. Serving the SDK ourselves keeps third-party code away from the page
+ * where a person types their password (only Google's iframe helper for the Google popup is loaded from elsewhere)
+ * and makes the email sign-in work where gstatic.com is unreachable. firebase-auth.js imports firebase-app.js by its gstatic URL; that one import is
  * rewritten to the copy beside it.
  */
 export interface Asset {

@@ -50,7 +50,7 @@ export interface SignInPageInput {
 
 export function signInPage(input: SignInPageInput): string {
   const { name } = clientLabel(input.client);
-  // JSON in a non-executable script element: allowed by `script-src 'self'`, read by sign-in.js. `<` is escaped so
+  // JSON in a non-executable script element: allowed by the page's CSP (no inline script runs), read by sign-in.js. `<` is escaped so
   // no value can close the element.
   const config = JSON.stringify({ authorizationId: input.authorizationId, signInUrl: input.signInUrl, ...input.firebase }).replace(/</g, '\\u003c');
   return page(

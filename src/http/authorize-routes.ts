@@ -127,7 +127,9 @@ export async function authorizeRoutes(app: FastifyInstance, opts: AuthorizeRoute
     const formAction = ["'self'", ...(opts.formTarget ? [formSource(opts.formTarget)] : [])];
     return [
       "default-src 'none'",
-      opts.signIn ? "script-src 'self'" : undefined,
+      // apis.google.com: the Firebase SDK's popup support loads Google's iframe helper from there ("Continue with
+      // Google"); it is the only script not served by us.
+      opts.signIn ? "script-src 'self' https://apis.google.com" : undefined,
       "style-src 'self'",
       "img-src 'self' data:",
       opts.signIn ? `connect-src 'self' ${firebaseHosts.join(' ')}` : undefined,

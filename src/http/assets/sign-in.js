@@ -3,11 +3,20 @@
 // browser with a cookie and sends the person on to the consent page. Nothing is kept in the browser: Firebase runs
 // with in-memory persistence, so closing the tab signs out.
 import { initializeApp } from './firebase-app.js';
-import { connectAuthEmulator, GoogleAuthProvider, inMemoryPersistence, initializeAuth, signInWithEmailAndPassword, signInWithPopup } from './firebase-auth.js';
+import {
+  browserPopupRedirectResolver,
+  connectAuthEmulator,
+  GoogleAuthProvider,
+  inMemoryPersistence,
+  initializeAuth,
+  signInWithEmailAndPassword,
+  signInWithPopup,
+} from './firebase-auth.js';
 
 const config = JSON.parse(document.getElementById('flowpos-config').textContent);
 const app = initializeApp({ apiKey: config.apiKey, authDomain: config.authDomain, projectId: config.projectId });
-const auth = initializeAuth(app, { persistence: inMemoryPersistence });
+// initializeAuth (unlike getAuth) includes no popup support unless given the resolver.
+const auth = initializeAuth(app, { persistence: inMemoryPersistence, popupRedirectResolver: browserPopupRedirectResolver });
 if (config.emulatorUrl) connectAuthEmulator(auth, config.emulatorUrl, { disableWarnings: true });
 
 const form = document.getElementById('email-form');
