@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApiKeyAuthenticator } from './auth/api-key-auth.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import type { OAuthEvent } from './auth/authorization-server.js';
 import { createOAuth } from './auth/oauth.js';
 import { resourceMetadataUrl } from './auth/oauth-metadata.js';
 import { ALL_SCOPES } from './auth/principal.js';
@@ -110,7 +111,12 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   });
 
   const apiKeys = new ApiKeyAuthenticator(db, { cacheMs: config.apiKeyCacheMs });
-  const oauth = createOAuth(config, db, stores, options.clientMetadataCa ? { clientMetadataCa: options.clientMetadataCa } : {});
+  // Sign-in steps are counted; the attacks the authorization server catches are also logged, for whoever investigates.
+  const onOAuthEvent = (event: OAuthEvent, detail: { clientId?: string; subject?: string }) => {
+    metrics?.onOAuthEvent(event);
+    if (event === 'code_replayed' || event === 'refresh_reused' || event === 'registration_limited') logger.warn({ oauth: { event, ...detail } }, `oauth: ${event.replace('_', ' ')}`);
+  };
+  const oauth = createOAuth(config, db, stores, { ...(options.clientMetadataCa ? { clientMetadataCa: options.clientMetadataCa } : {}), onEvent: onOAuthEvent });
   const authenticator = createAuthenticator(apiKeys, oauth.accessTokens);
   const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
   const factory = createPosServerFactory(pos, {
@@ -192,6 +198,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   await app.register(oauthRoutes, {
     config,
     exchange: oauth.exchange,
+    onEvent: onOAuthEvent,
     ...(oauth.authorization ? { authorization: oauth.authorization } : {}),
     ...(registrationsPerHour > 0
       ? { registrationLimit: (ip: string) => stores.rateLimiter.hit(`ip:${ip}`, [{ bucket: 'registrations', limit: registrationsPerHour, windowMs: 3_600_000 }]) }

@@ -26,6 +26,8 @@ export interface AuthorizationServerDeps {
   ensureUser(identity: FirebaseIdentity): Promise<void>;
   refreshTokenTtlSeconds: number;
   refreshTokenMaxLifetimeSeconds: number;
+  /** Told of each step and each attack caught (metrics, security log); never throws into the flow. */
+  onEvent?: (event: OAuthEvent, detail: { clientId?: string; subject?: string }) => void;
   /** How long a person has between /authorize and consent. Default 10 min. */
   pendingTtlMs?: number;
   /** How long an authorization code lives. Default 60 s. */
@@ -43,6 +45,10 @@ export class AuthorizePageError extends Error {
     this.name = 'AuthorizePageError';
   }
 }
+
+/** What the authorization server tells its observer: a fixed vocabulary, so it can label a metric. */
+export const OAUTH_EVENTS = ['signed_in', 'consented', 'denied', 'code_redeemed', 'refreshed', 'code_replayed', 'refresh_reused', 'client_registered', 'registration_limited'] as const;
+export type OAuthEvent = (typeof OAUTH_EVENTS)[number];
 
 export type AuthorizeOutcome =
   | { kind: 'sign-in'; authorizationId: string; client: OAuthClient }
@@ -182,6 +188,7 @@ export class AuthorizationServer {
       browserBinding: sha256(secret),
     });
     if (!updated) throw expired();
+    this.#emit('signed_in', { clientId: pending.clientId, subject: identity.uid });
     return { browserSecret: secret, identity };
   }
 
@@ -200,7 +207,10 @@ export class AuthorizationServer {
     const pending = await this.#d.store.takePending(authorizationId as string);
     if (!pending?.subject) throw new AuthorizePageError(409, 'This authorization was already answered. Return to your MCP client.');
     const state: Record<string, string> = pending.state !== undefined ? { state: pending.state } : {};
-    if (!allow) return this.#redirect(pending.redirectUri, { error: 'access_denied', error_description: 'The person declined the authorization.', ...state });
+    if (!allow) {
+      this.#emit('denied', { clientId: pending.clientId, subject: pending.subject });
+      return this.#redirect(pending.redirectUri, { error: 'access_denied', error_description: 'The person declined the authorization.', ...state });
+    }
     const code = randomId(32);
     await this.#d.store.putCode(
       sha256(code),
@@ -214,6 +224,7 @@ export class AuthorizationServer {
       },
       this.#codeTtlMs,
     );
+    this.#emit('consented', { clientId: pending.clientId, subject: pending.subject });
     return this.#redirect(pending.redirectUri, { code, ...state });
   }
 
@@ -236,6 +247,7 @@ export class AuthorizationServer {
     if (redemption.status === 'unknown') throw new OAuthEndpointError('invalid_grant', 'The authorization code is invalid or expired (a code lives 60 seconds and works once).');
     if (redemption.status === 'used') {
       // RFC 9700 §4.5: a code presented twice was intercepted or replayed; what the first use produced is revoked.
+      this.#emit('code_replayed', { clientId: client.clientId });
       await this.#d.revocations.revoke(redemption.accessToken.jti, redemption.accessToken.expiresAt);
       await this.#revokeFamily(redemption.familyId);
       throw new OAuthEndpointError('invalid_grant', 'The authorization code was already used; the tokens issued with it are revoked. Sign in again.');
@@ -256,9 +268,11 @@ export class AuthorizationServer {
     // A replay that arrived before the family existed revoked the access token but could not revoke the family:
     // it marked the code, and this check, made after the family was created, finishes the job.
     if (await this.#d.store.codeReplayed(codeHash)) {
+      this.#emit('code_replayed', { clientId: client.clientId, subject: grant.subject });
       await this.#revokeFamily(familyId);
       throw new OAuthEndpointError('invalid_grant', 'The authorization code was used twice at once; the tokens issued with it are revoked. Sign in again.');
     }
+    this.#emit('code_redeemed', { clientId: client.clientId, subject: grant.subject });
     return issued;
   }
 
@@ -285,6 +299,7 @@ export class AuthorizationServer {
         throw new OAuthEndpointError('invalid_grant', 'The refresh token was issued to another client.');
       case 'reused':
         // RFC 9700 §4.14.2: an old refresh token came back, so two parties hold this grant; end it for both.
+        this.#emit('refresh_reused', { clientId: client.clientId, subject: rotation.family.subject });
         if (rotation.lastAccessToken) await this.#d.revocations.revoke(rotation.lastAccessToken.jti, rotation.lastAccessToken.expiresAt);
         throw new OAuthEndpointError('invalid_grant', 'This refresh token was already used, so it may have been copied: every token of this sign-in is now revoked. Sign in again.');
     }
@@ -295,6 +310,7 @@ export class AuthorizationServer {
     const within = narrowed?.filter((s) => family.scopes.includes(s));
     const scopes = within && within.length > 0 ? within : family.scopes;
     const minted = await this.#d.tokens.mint({ subject: family.subject, scopes, clientId: client.clientId, jti: access.jti });
+    this.#emit('refreshed', { clientId: client.clientId, subject: family.subject });
     return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope: minted.scopes.join(' '), refresh_token: `${REFRESH_TOKEN_PREFIX}${familyId}.${nextSecret}` };
   }
 
@@ -326,6 +342,14 @@ export class AuthorizationServer {
       body.refresh_token = `${REFRESH_TOKEN_PREFIX}${input.familyId}.${secret}`;
     }
     return body;
+  }
+
+  #emit(event: OAuthEvent, detail: { clientId?: string; subject?: string }): void {
+    try {
+      this.#d.onEvent?.(event, detail);
+    } catch {
+      // An observer's failure must not fail a sign-in.
+    }
   }
 
   async #revokeFamily(familyId: string): Promise<void> {

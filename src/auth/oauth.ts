@@ -4,7 +4,7 @@ import { ensureUser } from '../db/users-repo.js';
 import type { AuthorizationStore } from '../state/authorization-store.js';
 import type { RevocationStore } from '../state/revocation-store.js';
 import { AccessTokenAuthenticator } from './access-token-auth.js';
-import { AuthorizationServer } from './authorization-server.js';
+import { AuthorizationServer, type AuthorizationServerDeps } from './authorization-server.js';
 import { ClientMetadataDocuments } from './client-metadata-document.js';
 import { DbClientRegistry } from './client-registry.js';
 import type { ClientRegistry } from './oauth-client.js';
@@ -25,6 +25,8 @@ export interface OAuth {
 /** What tests may swap in: trust for a self-signed client metadata server. */
 export interface OAuthOptions {
   clientMetadataCa?: string | Buffer;
+  /** Sign-in steps and attacks caught, for metrics and the security log. */
+  onEvent?: AuthorizationServerDeps['onEvent'];
 }
 
 /** Builds OAuth V2 from Config: Firebase ID tokens in, server-signed access tokens out, a shared deny-list. */
@@ -69,6 +71,7 @@ export function createOAuth(
       ensureUser: ensure,
       refreshTokenTtlSeconds: o.signIn.refreshTokenTtlSeconds,
       refreshTokenMaxLifetimeSeconds: o.signIn.refreshTokenMaxLifetimeSeconds,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     authorization = { server, clients };
   }

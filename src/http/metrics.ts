@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MCP_PATH } from '../config.js';
 import { AppError } from '../errors.js';
+import type { OAuthEvent } from '../auth/authorization-server.js';
 import type { SessionMetrics } from '../mcp/legacy-sessions.js';
 import { onRequestDone } from './request-log.js';
 
@@ -57,6 +58,7 @@ export class Metrics implements SessionMetrics {
   private readonly outages: Counter<'cause'>;
   private readonly redisConnectionErrors: Counter;
   private readonly rateLimited: Counter<'limit'>;
+  private readonly oauthEvents: Counter<'event'>;
 
   constructor(opts: MetricsOptions) {
     this.tools = new Set(opts.knownTools);
@@ -97,6 +99,14 @@ export class Metrics implements SessionMetrics {
       labelNames: ['limit'],
       registers,
     });
+    this.oauthEvents = new Counter({
+      name: 'flowpos_oauth_events_total',
+      help:
+        'Browser sign-in steps (signed_in, consented, denied, code_redeemed, refreshed, client_registered) and attacks caught ' +
+        '(code_replayed, refresh_reused, registration_limited).',
+      labelNames: ['event'],
+      registers,
+    });
     if (opts.openStreams) {
       const openStreams = opts.openStreams;
       new Gauge({
@@ -125,6 +135,10 @@ export class Metrics implements SessionMetrics {
 
   onRateLimited(limit: 'requests' | 'writes'): void {
     this.rateLimited.inc({ limit });
+  }
+
+  onOAuthEvent(event: OAuthEvent): void {
+    this.oauthEvents.inc({ event });
   }
 
   onRedisConnectionError(): void {

@@ -26,6 +26,7 @@ export interface OAuthRoutesOptions {
   authorization?: { server: AuthorizationServer; clients: ClientRegistry };
   /** Counts one registration from `ip` (shared by every instance); absent: no limit. */
   registrationLimit?: (ip: string) => Promise<RateLimitVerdict>;
+  onEvent?: (event: 'client_registered' | 'registration_limited', detail: { clientId?: string }) => void;
 }
 
 /** RFC 7591 metadata is a small JSON object; a few redirect URIs and names. */
@@ -114,10 +115,12 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
       // Registration is anonymous by design; a per-address limit keeps one caller from filling the table.
       const verdict = await opts.registrationLimit?.(request.ip);
       if (verdict && !verdict.allowed) {
+        opts.onEvent?.('registration_limited', {});
         const retryAfter = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
         throw new OAuthEndpointError('rate_limited', `Too many client registrations from this address; retry in ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
       }
       const registered = await authorization.clients.register(metadata);
+      opts.onEvent?.('client_registered', { clientId: registered.client_id });
       return noStore(reply).code(201).send(registered);
     });
   }

@@ -12,6 +12,7 @@ import { startBalancer, type Balancer } from '../../src/cluster/balancer.js';
 import { DEMO } from '../../src/db/seed.js';
 import { startAuthEmulator, type AuthEmulator } from '../helpers/firebase-emulator.js';
 import { freePort } from '../helpers/free-port.js';
+import { metricSum } from '../helpers/metrics.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { baseHeaders, callTool, openSession } from '../helpers/mcp-http.js';
 import { postForm } from '../helpers/oauth.js';
@@ -236,6 +237,8 @@ describe('browser sign-in: SDK client + Chromium + Firebase Auth Emulator, two i
       assert.equal(reuse.status, 400);
       assert.equal(reuse.body.error, 'invalid_grant');
       assert.match(reuse.body.error_description, /already used.*every token of this sign-in is now revoked/);
+      assert.equal(await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'refresh_reused' }), 1, 'the attack is counted (and logged)');
+      assert.ok((await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'consented' })) >= 1);
       const after = await postForm(`${base}/mcp/token`, { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token, client_id: provider.client!.client_id });
       assert.equal(after.status, 400);
       assert.equal(after.body.error, 'invalid_grant');

@@ -7,6 +7,7 @@ import { startInstances, type Instances } from '../helpers/instances.js';
 import { startJwksServer, type JwksFixture } from '../helpers/jwks.js';
 import { baseHeaders, LEGACY_VERSION } from '../helpers/mcp-http.js';
 import { postForm, postJson, type OAuthResponse } from '../helpers/oauth.js';
+import { metricSum } from '../helpers/metrics.js';
 
 /**
  * Every refusal of the authorization server (issue #4), over real HTTP against two instances sharing Redis and
@@ -512,6 +513,7 @@ describe('authorization server: every refusal, over two instances', () => {
       expectOAuthError(await redeem(A, f), 400, 'invalid_grant', /The authorization code was already used; the tokens issued with it are revoked/);
       await expectRevoked(first.body.access_token);
       expectOAuthError(await refresh(B, first.body.refresh_token), 400, 'invalid_grant', /invalid, expired or revoked/);
+      assert.ok((await metricSum([A, B], 'flowpos_oauth_events_total', { event: 'code_replayed' })) >= 1, 'the replay is counted');
     });
 
     test('a code replayed concurrently (the attacker races the client, one request per instance): no token of it survives', async () => {

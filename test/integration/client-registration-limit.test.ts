@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startJwksServer, type JwksFixture } from '../helpers/jwks.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
+import { metricSum } from '../helpers/metrics.js';
 import { postJson } from '../helpers/oauth.js';
 
 /**
@@ -43,5 +44,7 @@ describe('client registration rate limit, two instances', () => {
     }
     const after = await it.servers[0]!.db.query('SELECT count(*)::int AS n FROM oauth_clients');
     assert.deepEqual(after.rows, before.rows);
+    assert.equal(await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'client_registered' }), 3);
+    assert.equal(await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'registration_limited' }), 2);
   });
 });

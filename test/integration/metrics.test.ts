@@ -7,22 +7,12 @@ import { startInstances, type Instances } from '../helpers/instances.js';
 import { LogCapture, settle } from '../helpers/log-capture.js';
 import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, openSession, post, structured } from '../helpers/mcp-http.js';
 import { SseReader } from '../helpers/sse.js';
+import { metric } from '../helpers/metrics.js';
 
 const TOKEN = 'scrape-token-0123456789abcdef';
 const PROJECT = 'flowpos-metrics-test';
 
 /** Prometheus text → the value of one series, or undefined when it is absent. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
-
 /** What an operator scrapes and traces: per-instance counters with the right labels, and MCP spans. */
 describe('metrics and traces', () => {
   let it: Instances;
