@@ -95,8 +95,29 @@ export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
     if (challenge.res.status !== 401 || !www.includes(`resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`)) {
       fail(`an unauthenticated POST /mcp should be 401 with resource_metadata; got ${challenge.res.status} "${www}"`);
     }
-    return { value: { tokenEndpoint: meta.token_endpoint as string }, detail: `resource ${mcpUrl}, issuer ${issuer}, 401 challenge names the metadata` };
+    return { value: { tokenEndpoint: meta.token_endpoint as string, meta }, detail: `resource ${mcpUrl}, issuer ${issuer}, 401 challenge names the metadata` };
   });
+
+  // 1b. The browser sign-in, when advertised: what MCP clients require of the metadata, the endpoint answering (an
+  // unknown client gets its error page: nothing is registered by this check), and the Firebase Web SDK served.
+  if (discovery?.meta.authorization_endpoint !== undefined) {
+    const meta = discovery.meta;
+    await check('browser sign-in', async () => {
+      const endpoint = String(meta.authorization_endpoint);
+      if (!Array.isArray(meta.code_challenge_methods_supported) || !meta.code_challenge_methods_supported.includes('S256')) fail('code_challenge_methods_supported lacks S256');
+      if (!Array.isArray(meta.grant_types_supported) || !meta.grant_types_supported.includes('authorization_code') || !meta.grant_types_supported.includes('refresh_token')) {
+        fail('grant_types_supported lacks authorization_code or refresh_token');
+      }
+      if (typeof meta.registration_endpoint !== 'string') fail('registration_endpoint is missing (clients without a metadata document cannot register)');
+      if (meta.authorization_response_iss_parameter_supported !== true) fail('authorization_response_iss_parameter_supported is not true');
+      const page = await request(`${endpoint}?response_type=code&client_id=fpc_flowpos-verify-unknown`);
+      if (page.res.status !== 400 || !page.text.includes('is not registered here')) fail(`GET ${endpoint} with an unknown client → ${page.res.status}, expected its 400 error page`);
+      const sdk = await fetch(`${new URL(endpoint).origin}/authorize/assets/firebase-auth.js`, { signal: AbortSignal.timeout(timeoutMs) });
+      await sdk.arrayBuffer();
+      if (sdk.status !== 200) fail(`the sign-in page's Firebase SDK → ${sdk.status}`);
+      return { value: true, detail: `${endpoint} answers, PKCE S256, refresh tokens, registration ${String(meta.registration_endpoint)}${meta.client_id_metadata_document_supported === true ? ', client ID metadata documents' : ''}` };
+    });
+  }
 
   // 2. A credential: the API key as given, or an access token from the exchange.
   let credential = opts.apiKey;

@@ -83,7 +83,7 @@ describe('Firebase Auth Emulator → token exchange → /mcp', () => {
     const results = await runVerify({ url: base, idToken, redisUrl: it.redisUrl!, keyPrefix: it.redis!.keyPrefix, out: (l) => lines.push(l) });
     assert.deepEqual(
       results.map((r) => r.name),
-      ['discovery', 'token exchange', 'initialize', 'tool call', 'session in Redis', 'DELETE /mcp'],
+      ['discovery', 'browser sign-in', 'token exchange', 'initialize', 'tool call', 'session in Redis', 'DELETE /mcp'],
     );
     assert.ok(results.every((r) => r.ok), lines.join('\n'));
   });
