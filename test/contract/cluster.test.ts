@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createKeySpace, type KeySpace } from '../../src/state/keys.js';
 import { RedisAuthorizationStore } from '../../src/state/redis-authorization-store.js';
@@ -125,12 +125,16 @@ describe('RedisSessionBus on a Redis Cluster (sharded pub/sub)', () => {
 describe('where the keys land on a Redis Cluster', () => {
   it('every Lua script names exactly one key, or keys of one hash tag, so none can span slots', () => {
     // rate-limit.lua takes one key per bucket, all of them keys.rateLimit(user, …): one hash tag (checked below).
-    const oneHashTag = new Set(['rateLimit']);
+    // refresh-rotate.lua and refresh-revoke.lua take a family and its set of spent tokens: keys.refreshFamily(id),
+    // one hash tag (checked here).
+    const oneHashTag = new Set(['rateLimit', 'refreshRotate', 'refreshRevoke']);
     for (const [name, script] of Object.entries(stateScripts())) {
       if (oneHashTag.has(name)) continue;
       assert.equal('NUMBER_OF_KEYS' in script ? script.NUMBER_OF_KEYS : undefined, 1, name);
       assert.doesNotMatch(script.SCRIPT, /KEYS\[[2-9]\]/, `${name} reads KEYS beyond the first`);
     }
+    const family = keys.refreshFamily(randomBytes(16).toString('base64url'));
+    assert.equal(clusterKeySlot(family.family), clusterKeySlot(family.used), "a refresh family's two keys share one slot");
   });
 
   it("a cart's keys share the slot of {business:user}; a user's key the slot of {user}; a session key its own", async () => {
