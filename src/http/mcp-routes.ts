@@ -67,6 +67,7 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
       const version = request.headers['mcp-protocol-version'];
       request.sessionPrefetch = legacy.prefetch({
         method: request.method,
+        principal: request.principal,
         sessionId,
         protocolVersion: typeof version === 'string' ? version : undefined,
         body,

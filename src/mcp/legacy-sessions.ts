@@ -8,7 +8,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
-import type { SessionRecord, SessionStore } from '../state/session-store.js';
+import type { SessionRecord, SessionRenewal, SessionStore } from '../state/session-store.js';
 import type { McpCallContext, McpServerFactory, McpSessionHandle } from './call-context.js';
 import { restoreClientState } from './client-state.js';
 import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
@@ -66,6 +66,8 @@ export interface SessionPrefetch {
 /** What a prefetch needs to know about the request, taken straight from the HTTP layer. */
 export interface PrefetchHints {
   method: string;
+  /** Who is asking: their credential may extend the session's cap (a refreshed token). */
+  principal: Principal | undefined;
   sessionId: string | undefined;
   protocolVersion: string | undefined;
   body: unknown;
@@ -95,7 +97,7 @@ export class LegacySessionLayer {
       if (isJSONRPCRequest(body) && body.method === 'initialize') return undefined;
       if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) return undefined;
     } else if (method !== 'GET' && method !== 'DELETE') return undefined;
-    const record = this.opts.sessions.touch(id);
+    const record = this.opts.sessions.touch(id, hints.principal && renewalOf(hints.principal));
     // Awaited later unless the request is refused first (e.g. rate-limited): never an unhandled rejection.
     record.catch(() => {});
     return { id, record };
@@ -307,7 +309,7 @@ export class LegacySessionLayer {
     if (version !== null && !SUPPORTED.has(version)) {
       throw new AppError('unsupported_protocol_version', `Got "${version.slice(0, 40)}"; supported: ${[...SUPPORTED].join(', ')}.`);
     }
-    const record = await (prefetched?.id === id ? prefetched.record : this.opts.sessions.touch(id));
+    const record = await (prefetched?.id === id ? prefetched.record : this.opts.sessions.touch(id, renewalOf(req.principal)));
     if (!record || record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
     if (version !== null && version !== record.protocolVersion) {
       throw new AppError('protocol_version_mismatch', `This session negotiated ${record.protocolVersion}; got ${version.slice(0, 40)}.`);
@@ -318,6 +320,11 @@ export class LegacySessionLayer {
   private webRequest(req: McpHttpRequest): Request {
     return new Request(req.url, { method: 'POST', headers: req.headers, ...(req.signal ? { signal: req.signal } : {}) });
   }
+}
+
+/** A request's credential as a session renewal: a refreshed access token keeps the session it was opened with. */
+function renewalOf(principal: Principal): SessionRenewal {
+  return { uid: principal.uid, expiresAt: principal.expiresAt };
 }
 
 export function authInfoFor(principal: Principal, sink: FailureSink) {

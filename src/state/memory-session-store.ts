@@ -1,5 +1,5 @@
 import { assertSessionId, isValidSessionId } from './keys.js';
-import type { SessionRecord, SessionStore, SessionStoreOptions } from './session-store.js';
+import type { SessionRecord, SessionRenewal, SessionStore, SessionStoreOptions } from './session-store.js';
 import {
   assertBusinessId,
   deserializeSession,
@@ -13,8 +13,9 @@ import {
 interface Entry {
   json: string;
   activeBusinessId: string | undefined;
-  /** principal.expiresAt, the hard cap. */
+  /** principal.expiresAt, the hard cap (moved by a later credential of the same principal). */
   cap: number | undefined;
+  uid: string;
   /** When the entry stops existing (epoch ms). */
   expiresAt: number;
 }
@@ -52,14 +53,17 @@ export class MemorySessionStore implements SessionStore {
     const ttl = sessionTtlMs(now, this.#opts.idleTtlMs, expiresAt);
     this.#entries.delete(record.id);
     if (ttl <= 0) return;
-    this.#entries.set(record.id, { json, activeBusinessId, cap: expiresAt, expiresAt: now + ttl });
+    this.#entries.set(record.id, { json, activeBusinessId, cap: expiresAt, uid: record.principal.uid, expiresAt: now + ttl });
   }
 
-  async touch(id: string): Promise<SessionRecord | null> {
+  async touch(id: string, renewal?: SessionRenewal): Promise<SessionRecord | null> {
     if (!isValidSessionId(id)) return null;
     const now = Date.now();
     const entry = this.#live(id, now);
     if (!entry) return null;
+    if (renewal && renewal.uid === entry.uid && entry.cap !== undefined && (renewal.expiresAt === undefined || renewal.expiresAt > entry.cap)) {
+      entry.cap = renewal.expiresAt;
+    }
     const ttl = sessionTtlMs(now, this.#opts.idleTtlMs, entry.cap);
     if (ttl <= 0) {
       this.#entries.delete(id);

@@ -87,18 +87,19 @@ function loadScripts() {
         expiresAt: string,
         now: string,
         idleTtlMs: string,
+        uid: string,
       ) {
         parser.pushKey(key);
-        parser.push(recordJson, activeBusinessId, expiresAt, now, idleTtlMs);
+        parser.push(recordJson, activeBusinessId, expiresAt, now, idleTtlMs, uid);
       },
       transformReply: rawReply,
     }),
     sessionTouch: defineScript({
       SCRIPT: readLua('session-touch'),
       NUMBER_OF_KEYS: 1,
-      parseCommand(parser: CommandParser, key: string, now: string, idleTtlMs: string) {
+      parseCommand(parser: CommandParser, key: string, now: string, idleTtlMs: string, renewUid: string, renewExpiresAt: string) {
         parser.pushKey(key);
-        parser.push(now, idleTtlMs);
+        parser.push(now, idleTtlMs, renewUid, renewExpiresAt);
       },
       transformReply: rawReply,
     }),

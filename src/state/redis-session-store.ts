@@ -1,6 +1,6 @@
 import { assertSessionId, isValidSessionId, type KeySpace } from './keys.js';
 import type { StateRedis } from './redis-client.js';
-import type { SessionRecord, SessionStore, SessionStoreOptions } from './session-store.js';
+import type { SessionRecord, SessionRenewal, SessionStore, SessionStoreOptions } from './session-store.js';
 import { assertBusinessId, deserializeSession, serializeSession, validateSessionOptions } from './store-support.js';
 
 /**
@@ -30,12 +30,19 @@ export class RedisSessionStore implements SessionStore {
       expiresAt === undefined ? '' : String(Math.floor(expiresAt)),
       String(Date.now()),
       String(this.#opts.idleTtlMs),
+      record.principal.uid,
     );
   }
 
-  async touch(id: string): Promise<SessionRecord | null> {
+  async touch(id: string, renewal?: SessionRenewal): Promise<SessionRecord | null> {
     if (!isValidSessionId(id)) return null;
-    const reply = await this.#client.sessionTouch(this.#keys.session(id), String(Date.now()), String(this.#opts.idleTtlMs));
+    const reply = await this.#client.sessionTouch(
+      this.#keys.session(id),
+      String(Date.now()),
+      String(this.#opts.idleTtlMs),
+      renewal?.uid ?? '',
+      renewal?.expiresAt === undefined ? '' : String(Math.floor(renewal.expiresAt)),
+    );
     if (reply === null || reply === undefined) return null;
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'string') {
       throw new Error('session-touch: unexpected reply from Redis');

@@ -12,6 +12,12 @@ export interface SessionRecord {
   createdAt: number;
 }
 
+/** The credential of the request that touches a session: its user and when it expires (undefined: never). */
+export interface SessionRenewal {
+  uid: string;
+  expiresAt: number | undefined;
+}
+
 export interface SessionStoreOptions {
   /** Idle lifetime; every successful load pushes expiry out by this much. */
   idleTtlMs: number;
@@ -23,8 +29,12 @@ export interface SessionStoreOptions {
  */
 export interface SessionStore {
   create(record: SessionRecord): Promise<void>;
-  /** Loads the record and refreshes its idle TTL in one step; null when unknown or expired. */
-  touch(id: string): Promise<SessionRecord | null>;
+  /**
+   * Loads the record and refreshes its idle TTL in one step; null when unknown or expired. With `renewal` — the
+   * credential presented with this request — and when it belongs to the session's own principal and expires later
+   * than the session's cap (a refreshed access token), the cap moves to it.
+   */
+  touch(id: string, renewal?: SessionRenewal): Promise<SessionRecord | null>;
   /** Sets the active business only if the session still exists; returns whether it did. */
   setActiveBusiness(id: string, businessId: string): Promise<boolean>;
   /** Removes the record; returns whether it existed. */

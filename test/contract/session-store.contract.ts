@@ -140,6 +140,24 @@ export function sessionStoreContract(factory: StoreFactory<SessionStore, Session
     assert.equal(await store.setActiveBusiness(record.id, 'biz'), false);
   });
 
+  it("a later credential of the session's own principal moves the cap (a refreshed token); another principal's never does", async () => {
+    const [a, b] = await factory({ idleTtlMs: LONG }, 2);
+    const mine = sessionRecord({}, { expiresAt: Date.now() + 1000 });
+    const theirs = sessionRecord({}, { expiresAt: Date.now() + 1000 });
+    const forever = sessionRecord({}, { expiresAt: Date.now() + 1000 });
+    for (const r of [mine, theirs, forever]) await a!.create(r);
+    assert.notEqual(await b!.touch(mine.id, { uid: mine.principal.uid, expiresAt: Date.now() + LONG }), null);
+    assert.notEqual(await b!.touch(theirs.id, { uid: 'someone-else', expiresAt: Date.now() + LONG }), null);
+    // An API key (no expiry) of the same user lifts the cap entirely.
+    assert.notEqual(await a!.touch(forever.id, { uid: forever.principal.uid, expiresAt: undefined }), null);
+    // An earlier expiry never shortens the cap.
+    assert.notEqual(await a!.touch(mine.id, { uid: mine.principal.uid, expiresAt: Date.now() + 10 }), null);
+    await sleep(1400);
+    assert.notEqual(await a!.touch(mine.id), null, 'renewed: alive past the first credential');
+    assert.notEqual(await a!.touch(forever.id), null, 'renewed without a cap');
+    assert.equal(await a!.touch(theirs.id), null, "another user's credential did not keep it");
+  });
+
   it('does not create a session whose principal has already expired', async () => {
     const store = await one(LONG);
     const record = sessionRecord({}, { expiresAt: Date.now() - 1 });

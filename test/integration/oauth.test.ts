@@ -328,6 +328,24 @@ describe('OAuth V2: token exchange, access tokens, revocation', () => {
       assert.ok(after > 0 && after <= remaining() + 1000, `after set_active_business: ${after} ms`);
     });
 
+    test('a refreshed token keeps the session: its TTL moves to the new token, on either instance; another user\'s token moves nothing', async () => {
+      const mint = (ttlSeconds: number, subject: string = DEMO.users.demo) =>
+        minter({ ttlSeconds }).mint({ subject, scopes: ['pos:read', 'pos:write'], clientId: 't' }).then((m) => m.token);
+      const first = await mint(2);
+      const sid = await openSession(A, first);
+      assert.ok((await redis.pTTL(sessionKey(sid))) <= 2000);
+      // Someone else's longer token on this session: refused, and the cap stays.
+      assert.equal((await callTool(B, await mint(600, DEMO.users.demo2), sid, 'view_cart')).status, 404);
+      assert.ok((await redis.pTTL(sessionKey(sid))) <= 2000, 'not extended by another principal');
+      // The same user's refreshed token, presented on the other instance.
+      const refreshed = await mint(600);
+      assert.equal((await callTool(B, refreshed, sid, 'list_businesses')).status, 200);
+      const ttl = await redis.pTTL(sessionKey(sid));
+      assert.ok(ttl > 2000 && ttl <= 600_000, `TTL follows the refreshed token: ${ttl} ms`);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal((await callTool(A, refreshed, sid, 'list_businesses')).status, 200, 'alive after the first token expired');
+    });
+
     test('another subject\'s valid token on the session → 404, and the session is untouched', async () => {
       const mine = await demoToken();
       const theirs = await exchangeSimple(B, await jwks.idToken(DEMO.users.demo2));

@@ -4,16 +4,27 @@ session-touch: load a session record and push its expiry out, in one round trip.
 KEYS[1]  session hash: <prefix>session:<sessionId>
 ARGV[1]  now, epoch ms (the caller's clock, the one expiresAt is measured against)
 ARGV[2]  idle TTL in ms
+ARGV[3]  the uid of the credential presented with this request ('' to renew nothing)
+ARGV[4]  that credential's expiry in epoch ms ('' when it never expires)
 
-The new TTL is min(idle TTL, expiresAt - now). When the credential has expired meanwhile the record is deleted.
+A session's cap (x) is the expiry of its credential. When the session's own principal (u) presents a credential
+that lasts longer — a refreshed access token — the cap moves to it, so refreshing keeps the session. Another
+principal's credential changes nothing (and is refused by the caller). The new TTL is min(idle TTL, cap - now).
+When the credential has expired meanwhile the record is deleted.
 
 Returns  nil when the session is unknown, expired or was just deleted;
          otherwise { recordJson, activeBusinessId or '' }.
 --]]
 local key = KEYS[1]
-local fields = redis.call('HMGET', key, 'r', 'b', 'x')
+local fields = redis.call('HMGET', key, 'r', 'b', 'x', 'u')
 if not fields[1] then
   return nil
+end
+if ARGV[3] ~= '' and fields[4] == ARGV[3] and fields[3] and fields[3] ~= '' then
+  if ARGV[4] == '' or tonumber(ARGV[4]) > tonumber(fields[3]) then
+    redis.call('HSET', key, 'x', ARGV[4])
+    fields[3] = ARGV[4]
+  end
 end
 local ttl = tonumber(ARGV[2])
 if fields[3] and fields[3] ~= '' then
