@@ -5,7 +5,7 @@ import type { CartRef } from './cart-store.js';
  *
  * | Pattern                                         | Type                   | TTL                                                              | Written by           |
  * |-------------------------------------------------|------------------------|------------------------------------------------------------------|----------------------|
- * | `<prefix>session:<sessionId>`                   | hash `r` `b` `x` `u` (1) | min(now + sessionIdleTtlMs, principal.expiresAt); reset by touch | RedisSessionStore    |
+ * | `<prefix>session:<sessionId>`                   | hash `r` `b` `x` (1)   | min(now + sessionIdleTtlMs, principal.expiresAt); reset by touch | RedisSessionStore    |
  * | `<prefix>cart:{<businessId>:<userId>}:<handle>` | hash `v` `s:<sku>` (2) | cartTtlMs; reset by every change (not by reads or refusals)      | RedisCartStore       |
  * | `<prefix>user:{<userId>}:active_business`       | string: business id    | preferenceTtlMs (30 days in app.ts); reset by every set          | RedisPreferenceStore |
  * | `<prefix>rl:{<userId>}:<bucket>`                | sorted set (4)         | the bucket's window; reset by every admitted hit                 | RedisRateLimiter     |
@@ -20,7 +20,7 @@ import type { CartRef } from './cart-store.js';
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
  *     `x` = principal.expiresAt in epoch ms ('' when the credential does not expire), moved later when the same
- *     principal presents a longer-lived credential (a refreshed access token); `u` = principal.uid.
+ *     principal presents a longer-lived credential (a refreshed access token).
  * (2) `v` = cart version (integer); one field `s:<sku>` per line holding its quantity. The sku sits after a fixed
  *     `s:` so no sku can be mistaken for `v`; hash fields are never keys, so skus need no further encoding.
  * (3) Channels are a separate namespace from keys; the prefix still keeps deployments sharing a server apart.

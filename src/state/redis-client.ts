@@ -87,10 +87,9 @@ function loadScripts() {
         expiresAt: string,
         now: string,
         idleTtlMs: string,
-        uid: string,
       ) {
         parser.pushKey(key);
-        parser.push(recordJson, activeBusinessId, expiresAt, now, idleTtlMs, uid);
+        parser.push(recordJson, activeBusinessId, expiresAt, now, idleTtlMs);
       },
       transformReply: rawReply,
     }),

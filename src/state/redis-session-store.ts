@@ -30,7 +30,6 @@ export class RedisSessionStore implements SessionStore {
       expiresAt === undefined ? '' : String(Math.floor(expiresAt)),
       String(Date.now()),
       String(this.#opts.idleTtlMs),
-      record.principal.uid,
     );
   }
 

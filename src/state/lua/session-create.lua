@@ -7,8 +7,6 @@ ARGV[2]  activeBusinessId, or '' for none                         (hash field b)
 ARGV[3]  principal.expiresAt in epoch ms, or '' when it never expires (hash field x)
 ARGV[4]  now, epoch ms (the caller's clock, the one expiresAt is measured against)
 ARGV[5]  idle TTL in ms
-ARGV[6]  principal.uid                                             (hash field u: whose later credentials may
-                                                                   move the cap, see session-touch.lua)
 
 Any previous record under the same id is replaced. The TTL is min(idle TTL, expiresAt - now); when that is not
 positive the credential has already expired and nothing is stored.
@@ -27,7 +25,7 @@ redis.call('DEL', key)
 if ttl <= 0 then
   return 0
 end
-redis.call('HSET', key, 'r', ARGV[1], 'x', ARGV[3], 'u', ARGV[6])
+redis.call('HSET', key, 'r', ARGV[1], 'x', ARGV[3])
 if ARGV[2] ~= '' then
   redis.call('HSET', key, 'b', ARGV[2])
 end
