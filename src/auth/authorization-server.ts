@@ -164,9 +164,7 @@ export class AuthorizationServer {
     const pending = await this.#pending(authorizationId);
     // Signing in again (another account, say) is allowed only from the browser that signed in first: whoever merely
     // learned the authorization id must not swap in their own account for the person's client to receive.
-    if (pending.browserBinding && (!browserSecret || !safeEqual(sha256(browserSecret), pending.browserBinding))) {
-      throw new AuthorizePageError(409, 'Someone already signed in to this authorization from another browser. Start again from your MCP client.');
-    }
+    if (pending.browserBinding && (!browserSecret || !safeEqual(sha256(browserSecret), pending.browserBinding))) throw alreadySignedIn();
     if (typeof idToken !== 'string' || idToken === '') throw new AuthorizePageError(400, 'id_token is missing: sign in with Firebase first.');
     let identity: FirebaseIdentity;
     try {
@@ -181,13 +179,14 @@ export class AuthorizationServer {
     await this.#d.ensureUser(identity);
     const secret = randomId(32);
     const { email: _previous, ...rest } = pending;
-    const updated = await this.#d.store.updatePending(authorizationId as string, {
+    const bound = await this.#d.store.bindPending(authorizationId as string, pending.browserBinding, {
       ...rest,
       subject: identity.uid,
       ...(identity.email ? { email: identity.email } : {}),
       browserBinding: sha256(secret),
     });
-    if (!updated) throw expired();
+    if (bound === 'gone') throw expired();
+    if (bound === 'taken') throw alreadySignedIn();
     this.#emit('signed_in', { clientId: pending.clientId, subject: identity.uid });
     return { browserSecret: secret, identity };
   }
@@ -386,6 +385,10 @@ export class AuthorizationServer {
     url.searchParams.set('iss', this.#d.issuer);
     return url.toString();
   }
+}
+
+function alreadySignedIn(): AuthorizePageError {
+  return new AuthorizePageError(409, 'Someone already signed in to this authorization from another browser. Start again from your MCP client.');
 }
 
 function expired(): AuthorizePageError {

@@ -70,8 +70,11 @@ export type RefreshRotation =
 export interface AuthorizationStore {
   putPending(id: string, pending: PendingAuthorization, ttlMs: number): Promise<void>;
   getPending(id: string): Promise<PendingAuthorization | undefined>;
-  /** Replaces a pending authorization that still exists, keeping its expiry; false when it is gone. */
-  updatePending(id: string, pending: PendingAuthorization): Promise<boolean>;
+  /**
+   * Replaces a pending authorization, keeping its expiry, only if its browser binding is still `expectedBinding`
+   * (undefined: nobody signed in yet) — compare and set in one step, so of two browsers signing in at once one wins.
+   */
+  bindPending(id: string, expectedBinding: string | undefined, pending: PendingAuthorization): Promise<'ok' | 'gone' | 'taken'>;
   /** Get and delete, atomically: of two concurrent takes, one gets it. */
   takePending(id: string): Promise<PendingAuthorization | undefined>;
 

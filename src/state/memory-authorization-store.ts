@@ -50,12 +50,13 @@ export class MemoryAuthorizationStore implements AuthorizationStore {
     return entry && clone(entry.value);
   }
 
-  async updatePending(id: string, pending: PendingAuthorization): Promise<boolean> {
+  async bindPending(id: string, expectedBinding: string | undefined, pending: PendingAuthorization): Promise<'ok' | 'gone' | 'taken'> {
     opaqueId('authorization id', id);
     const entry = live(this.#pending, id);
-    if (!entry) return false;
+    if (!entry) return 'gone';
+    if (entry.value.browserBinding !== expectedBinding) return 'taken';
     entry.value = clone(pending);
-    return true;
+    return 'ok';
   }
 
   async takePending(id: string): Promise<PendingAuthorization | undefined> {

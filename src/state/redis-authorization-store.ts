@@ -33,9 +33,10 @@ export class RedisAuthorizationStore implements AuthorizationStore {
     return json === null ? undefined : (JSON.parse(json) as PendingAuthorization);
   }
 
-  async updatePending(id: string, pending: PendingAuthorization): Promise<boolean> {
-    const reply = await this.#client.set(this.#keys.oauthPending(id), JSON.stringify(pending), { condition: 'XX', expiration: 'KEEPTTL' });
-    return reply === 'OK';
+  async bindPending(id: string, expectedBinding: string | undefined, pending: PendingAuthorization): Promise<'ok' | 'gone' | 'taken'> {
+    const reply = await this.#client.pendingBind(this.#keys.oauthPending(id), expectedBinding ?? '', JSON.stringify(pending));
+    if (reply === 'ok' || reply === 'gone' || reply === 'taken') return reply;
+    throw new Error('pending-bind: unexpected reply from Redis');
   }
 
   async takePending(id: string): Promise<PendingAuthorization | undefined> {

@@ -164,6 +164,15 @@ function loadScripts() {
       },
       transformReply: rawReply,
     }),
+    pendingBind: defineScript({
+      SCRIPT: readLua('pending-bind'),
+      NUMBER_OF_KEYS: 1,
+      parseCommand(parser: CommandParser, key: string, expectedBinding: string, json: string) {
+        parser.pushKey(key);
+        parser.push(expectedBinding, json);
+      },
+      transformReply: rawReply,
+    }),
     codeRedeem: defineScript({
       SCRIPT: readLua('code-redeem'),
       NUMBER_OF_KEYS: 1,

@@ -42,12 +42,29 @@ export function authorizationStoreContract(factory: StoreFactory<AuthorizationSt
     const pid = id();
     await a!.putPending(pid, pending(), 60_000);
     assert.deepEqual(await b!.getPending(pid), pending());
-    assert.equal(await b!.updatePending(pid, pending({ subject: 'user-1', browserBinding: hash('cookie') })), true);
+    assert.equal(await b!.bindPending(pid, undefined, pending({ subject: 'user-1', browserBinding: hash('cookie') })), 'ok');
     assert.equal((await a!.getPending(pid))?.subject, 'user-1');
     const takes = await Promise.all([a!.takePending(pid), b!.takePending(pid)]);
     assert.equal(takes.filter(Boolean).length, 1, 'exactly one of two concurrent takes wins');
     assert.equal(await a!.getPending(pid), undefined);
-    assert.equal(await a!.updatePending(pid, pending()), false, 'an update never resurrects a taken one');
+    assert.equal(await a!.bindPending(pid, hash('cookie'), pending()), 'gone', 'an update never resurrects a taken one');
+  });
+
+  it('a sign-in binds a pending authorization only over the binding it read: of two browsers signing in at once, one wins', async () => {
+    const [a, b] = await factory({}, 2);
+    const pid = id();
+    await a!.putPending(pid, pending(), 60_000);
+    const results = await Promise.all([
+      a!.bindPending(pid, undefined, pending({ subject: 'one', browserBinding: hash('browser-1') })),
+      b!.bindPending(pid, undefined, pending({ subject: 'two', browserBinding: hash('browser-2') })),
+    ]);
+    assert.deepEqual([...results].sort(), ['ok', 'taken']);
+    const winner = (await a!.getPending(pid))!;
+    assert.equal(winner.subject, results[0] === 'ok' ? 'one' : 'two');
+    // The winning browser may sign in again (another account); a stale expectation is refused.
+    assert.equal(await b!.bindPending(pid, winner.browserBinding, pending({ subject: 'three', browserBinding: hash('browser-3') })), 'ok');
+    assert.equal(await a!.bindPending(pid, winner.browserBinding, pending({ subject: 'four' })), 'taken');
+    assert.equal((await b!.getPending(pid))!.subject, 'three');
   });
 
   it('a pending authorization expires, and an update does not extend it', async () => {
@@ -55,7 +72,7 @@ export function authorizationStoreContract(factory: StoreFactory<AuthorizationSt
     const pid = id();
     await store!.putPending(pid, pending(), 600);
     await sleep(300);
-    assert.equal(await store!.updatePending(pid, pending({ subject: 'u' })), true);
+    assert.equal(await store!.bindPending(pid, undefined, pending({ subject: 'u' })), 'ok');
     await sleep(500);
     assert.equal(await store!.getPending(pid), undefined);
   });
