@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { AccessTokens } from '../../src/auth/access-tokens.js';
+import { API_KEY_PREFIX, parseApiKey } from '../../src/auth/api-key-format.js';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repo.js';
 import { mcpResourceUrl } from '../../src/auth/oauth-metadata.js';
 import { isLoopbackOrigin } from '../../src/http/guards.js';
@@ -14,6 +15,18 @@ import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, openSession, pos
 import { SseReader } from '../helpers/sse.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { assertAlive, assertEveryKeyExpires, COFFEE, legacyHeaders, NO_RATE_LIMITS, postBounded, rawHttp, startBench, type Bench } from './support.js';
+
+/**
+ * An API key's secret and everything before it. The secret is base64url and may itself contain `_`, so the key is
+ * split where its format says (the key id never contains `_`), not at the last `_`: a secret with a `_` would
+ * otherwise leave a two-letter "secret" that any log line may contain by chance.
+ */
+function secretOf(key: string): string {
+  return parseApiKey(key)!.secret;
+}
+function headOf(key: string): string {
+  return `${API_KEY_PREFIX}${parseApiKey(key)!.keyId}_`;
+}
 
 /**
  * Who may reach what. Each threat of docs/security.md is a named test here (or in the battery it names):
@@ -162,14 +175,14 @@ describe('security: who may reach what', { timeout: 85_000 }, () => {
     assert.equal(await revokeApiKey(db, revoked.record.keyId), true);
     const expired = await createApiKey(db, { userId: DEMO.users.demo, name: 'sec expired', scopes: ['pos:read'], expiresAt: new Date(Date.now() - 1000) });
     const valid = b.key;
-    const secret = valid.slice(valid.lastIndexOf('_') + 1);
+    const secret = secretOf(valid);
     const flip = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
     const candidates: [string, string][] = [
       ['revoked', revoked.key],
       ['expired', expired.key],
       ['valid id, wrong secret', flip(valid)],
-      ['valid id, empty secret', valid.slice(0, valid.lastIndexOf('_') + 1)],
-      ['valid id, secret of another key', `${valid.slice(0, valid.lastIndexOf('_') + 1)}${key2.slice(key2.lastIndexOf('_') + 1)}`],
+      ['valid id, empty secret', headOf(valid)],
+      ['valid id, secret of another key', `${headOf(valid)}${secretOf(key2)}`],
       ['valid key with one extra character', `${valid}x`],
       ['valid key truncated', valid.slice(0, -1)],
       ['upper-cased key id', valid.replace(/^fpk_([a-z2-7]+)/, (_m, id: string) => `fpk_${id.toUpperCase()}`)],
@@ -326,8 +339,8 @@ describe('security: who may reach what', { timeout: 85_000 }, () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       const key = b.key;
-      const secretPart = key.slice(key.lastIndexOf('_') + 1);
-      const wrongSecret = `${key.slice(0, key.lastIndexOf('_') + 1)}${'Z'.repeat(32)}`;
+      const secretPart = secretOf(key);
+      const wrongSecret = `${headOf(key)}${'Z'.repeat(32)}`;
       const note = async (res: { text: string } | Promise<{ text: string }>) => bodies.push((await res).text);
       const sid = await openSession(url, key);
       await note(callTool(url, key, sid, 'set_active_business', { business_id: COFFEE }));
