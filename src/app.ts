@@ -205,7 +205,15 @@ export async function createFlowposServer(config: Config, options: FlowposServer
       : {}),
   });
   if (oauth.authorization && config.oauth.signIn) {
-    await app.register(authorizeRoutes, { config, signIn: config.oauth.signIn, server: oauth.authorization.server });
+    const authorizePerMinute = config.oauth.signIn.authorizePerMinute;
+    await app.register(authorizeRoutes, {
+      config,
+      signIn: config.oauth.signIn,
+      server: oauth.authorization.server,
+      ...(authorizePerMinute > 0
+        ? { authorizeLimit: (ip: string) => stores.rateLimiter.hit(`ip:${ip}`, [{ bucket: 'authorize', limit: authorizePerMinute, windowMs: 60_000 }]) }
+        : {}),
+    });
   }
 
   let closed: Promise<void> | undefined;

@@ -77,6 +77,7 @@ const EnvSchema = z.object({
   MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS: int(60, 5 * 365 * 86400).default(90 * 86400),
   OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: bool.default(false),
   OAUTH_REGISTRATIONS_PER_HOUR: int(0, 1_000_000).default(20),
+  OAUTH_AUTHORIZE_PER_MINUTE: int(0, 1_000_000).default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -364,6 +365,8 @@ export interface SignInConfig {
   clientMetadataAllowPrivate: boolean;
   /** Dynamic Client Registrations admitted per client IP address and hour, across instances (0: no limit). */
   registrationsPerHour: number;
+  /** GET /authorize admitted per client IP address and minute (each stores a pending authorization; 0: no limit). */
+  authorizePerMinute: number;
 }
 
 function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConfig {
@@ -391,6 +394,7 @@ function oauthConfig(e: Env, production: boolean, problems: string[]): OAuthConf
           refreshTokenMaxLifetimeSeconds: e.MCP_REFRESH_TOKEN_MAX_LIFETIME_SECONDS,
           clientMetadataAllowPrivate: e.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE,
           registrationsPerHour: e.OAUTH_REGISTRATIONS_PER_HOUR,
+          authorizePerMinute: e.OAUTH_AUTHORIZE_PER_MINUTE,
         }
       : undefined;
   return {

@@ -5,6 +5,7 @@ import type { Config, SignInConfig } from '../config.js';
 import { AppError, OAuthEndpointError } from '../errors.js';
 import { loadAuthorizeAssets } from './authorize-assets.js';
 import { AUTHORIZE_ASSETS_PATH, consentPage, errorPage, signInPage } from './authorize-pages.js';
+import type { RateLimitVerdict } from '../state/rate-limiter.js';
 import { checkHostAndOrigin } from './guards.js';
 import { infraError } from './infra-errors.js';
 
@@ -19,6 +20,8 @@ export interface AuthorizeRoutesOptions {
   config: Pick<Config, 'publicUrl' | 'allowedHosts' | 'allowedOrigins'> & { oauth: { firebaseProjectId?: string; firebaseEmulatorHost?: string } };
   signIn: SignInConfig;
   server: AuthorizationServer;
+  /** Counts one /authorize from `ip` (shared by every instance); absent: no limit. */
+  authorizeLimit?: (ip: string) => Promise<RateLimitVerdict>;
 }
 
 /**
@@ -63,6 +66,13 @@ export async function authorizeRoutes(app: FastifyInstance, opts: AuthorizeRoute
   };
 
   app.get(AUTHORIZE_PATH, { onRequest: hostGuard }, async (request, reply) => {
+    // Each request stores a pending authorization for 10 minutes: a per-address limit keeps a script from filling Redis.
+    const verdict = await opts.authorizeLimit?.(request.ip);
+    if (verdict && !verdict.allowed) {
+      const retryAfter = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+      reply.header('retry-after', String(retryAfter));
+      throw new AuthorizePageError(429, `Too many sign-in attempts from this address; try again in ${retryAfter} s.`);
+    }
     const outcome = await server.authorize(toParams(new URL(request.url, origin).searchParams));
     if (outcome.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(outcome.location, 303);
     const body = signInPage({

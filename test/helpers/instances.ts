@@ -62,6 +62,7 @@ export async function startInstances(opts: InstancesOptions = {}): Promise<Insta
       RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
       RATE_LIMIT_WRITES_PER_MINUTE: '0',
       OAUTH_REGISTRATIONS_PER_HOUR: '0',
+      OAUTH_AUTHORIZE_PER_MINUTE: '0',
       MCP_SSE_KEEPALIVE_SECONDS: '1',
       DEMO_SEED: 'false',
       ...(redis ? { REDIS_URL: redis.url, MCP_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),

@@ -6,10 +6,11 @@ import { metricSum } from '../helpers/metrics.js';
 import { postJson } from '../helpers/oauth.js';
 
 /**
- * Dynamic Client Registration is anonymous by design (that is how MCP clients meet a server), so each address may
- * register only OAUTH_REGISTRATIONS_PER_HOUR clients, counted in Redis across instances.
+ * Dynamic Client Registration and /authorize are anonymous by design (that is how MCP clients meet a server and
+ * people start signing in), and both store something, so each address gets OAUTH_REGISTRATIONS_PER_HOUR
+ * registrations and OAUTH_AUTHORIZE_PER_MINUTE authorization requests, counted in Redis across instances.
  */
-describe('client registration rate limit, two instances', () => {
+describe('client registration and authorization rate limits, two instances', () => {
   let it: Instances;
   let jwks: JwksFixture;
   before(async () => {
@@ -23,6 +24,7 @@ describe('client registration rate limit, two instances', () => {
         FIREBASE_API_KEY: 'web-api-key',
         MCP_TOKEN_SECRET: 'registration-limit-secret-registration-limit',
         OAUTH_REGISTRATIONS_PER_HOUR: '3',
+        OAUTH_AUTHORIZE_PER_MINUTE: '4',
       },
     });
   });
@@ -46,5 +48,15 @@ describe('client registration rate limit, two instances', () => {
     assert.deepEqual(after.rows, before.rows);
     assert.equal(await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'client_registered' }), 3);
     assert.equal(await metricSum(it.urls, 'flowpos_oauth_events_total', { event: 'registration_limited' }), 2);
+  });
+
+  test('the fifth /authorize from one address within the minute gets a 429 page with Retry-After, on either instance; nothing is stored for it', async () => {
+    // Counted in its own bucket: the registrations above do not use up this limit.
+    const authorize = (i: number) => fetch(`${it.urls[i % 2]}/authorize?response_type=code&client_id=fpc_nobody_registered_here`, { redirect: 'manual' });
+    for (let i = 0; i < 4; i++) assert.equal((await authorize(i)).status, 400, `attempt ${i + 1} reaches the authorization server (unknown client page)`);
+    const refused = await authorize(4);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.match(await refused.text(), /Too many sign-in attempts from this address; try again in \d+ s/);
   });
 });
