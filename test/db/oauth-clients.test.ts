@@ -5,18 +5,8 @@ import { DbClientRegistry } from '../../src/auth/client-registry.js';
 import { findOAuthClient, generateClientId, insertOAuthClient } from '../../src/auth/oauth-clients-repo.js';
 import type { Queryable } from '../../src/db/db.js';
 import { pgErrorCode } from '../../src/db/errors.js';
-import { OAuthEndpointError } from '../../src/errors.js';
 import { forEachDbBackend } from '../helpers/db-backends.js';
-
-async function refusal(promise: Promise<unknown>): Promise<OAuthEndpointError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof OAuthEndpointError, `an OAuthEndpointError, not ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a refusal');
-}
+import { refusal } from '../helpers/oauth.js';
 
 describe('registered client ids', () => {
   it('are fpc_ + 22 base64url characters, random, and never URL-shaped', () => {

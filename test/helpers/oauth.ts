@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { OAuthEndpointError } from '../../src/errors.js';
+
 /** Raw calls to the OAuth endpoints, for checks of exact statuses, headers and RFC 6749 error bodies. */
 export interface OAuthResponse {
   status: number;
@@ -41,4 +44,15 @@ export async function exchangeSimple(base: string, idToken: string): Promise<str
   const res = await postJson(`${base}/mcp/token`, { idToken });
   if (res.status !== 200 || typeof res.body?.accessToken !== 'string') throw new Error(`token exchange failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.accessToken as string;
+}
+
+/** The OAuthEndpointError a call is refused with; fails the test when it is not refused, or refused otherwise. */
+export async function refusal(promise: Promise<unknown>): Promise<OAuthEndpointError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof OAuthEndpointError, `an OAuthEndpointError, not ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a refusal');
 }

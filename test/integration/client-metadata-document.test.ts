@@ -8,19 +8,8 @@ import {
   documentTtlMs,
   type AddressClass,
 } from '../../src/auth/client-metadata-document.js';
-import { OAuthEndpointError } from '../../src/errors.js';
 import { selfSignedCert } from '../helpers/self-signed.js';
-
-
-async function refusal(promise: Promise<unknown>): Promise<OAuthEndpointError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof OAuthEndpointError, `an OAuthEndpointError, not ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a refusal');
-}
+import { refusal } from '../helpers/oauth.js';
 
 async function assertInvalidClient(promise: Promise<unknown>, message: string): Promise<void> {
   const err = await refusal(promise);
