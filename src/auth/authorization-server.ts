@@ -47,8 +47,16 @@ export class AuthorizePageError extends Error {
 }
 
 /** What the authorization server tells its observer: a fixed vocabulary, so it can label a metric. */
-export const OAUTH_EVENTS = ['signed_in', 'consented', 'denied', 'code_redeemed', 'refreshed', 'code_replayed', 'refresh_reused', 'client_registered', 'registration_limited'] as const;
-export type OAuthEvent = (typeof OAUTH_EVENTS)[number];
+export type OAuthEvent =
+  | 'signed_in'
+  | 'consented'
+  | 'denied'
+  | 'code_redeemed'
+  | 'refreshed'
+  | 'code_replayed'
+  | 'refresh_reused'
+  | 'client_registered'
+  | 'registration_limited';
 
 export type AuthorizeOutcome =
   | { kind: 'sign-in'; authorizationId: string; client: OAuthClient }

@@ -52,9 +52,7 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
     for (const [name, value] of new URLSearchParams(text as string)) params.set(name, [...(params.get(name) ?? []), value]);
     done(null, params);
   });
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: REGISTRATION_BODY_LIMIT_BYTES }, (request, text, done) => {
-    // Registration metadata is free-form JSON (RFC 7591), parsed by the route; everything else is flat parameters.
-    if (request.url.split('?')[0] === REGISTRATION_PATH) return done(null, { raw: text as string });
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: TOKEN_BODY_LIMIT_BYTES }, (_request, text, done) => {
     try {
       done(null, jsonParams(text as string));
     } catch (err) {
@@ -101,27 +99,33 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
 
   if (authorization) {
     // RFC 7591 §3: open registration of public clients (what MCP clients do on first contact). The body is JSON only.
-    app.post(REGISTRATION_PATH, { bodyLimit: REGISTRATION_BODY_LIMIT_BYTES, onRequest: guard }, async (request, reply) => {
-      if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
-        throw new OAuthEndpointError('invalid_client_metadata', 'Send the client metadata as a JSON object (Content-Type: application/json).');
-      }
-      const raw = (request.body as { raw?: string } | undefined)?.raw;
-      let metadata: unknown;
-      try {
-        metadata = JSON.parse(raw ?? '');
-      } catch {
-        throw new OAuthEndpointError('invalid_client_metadata', 'The body is not valid JSON.');
-      }
-      // Registration is anonymous by design; a per-address limit keeps one caller from filling the table.
-      const verdict = await opts.registrationLimit?.(request.ip);
-      if (verdict && !verdict.allowed) {
-        opts.onEvent?.('registration_limited', {});
-        const retryAfter = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-        throw new OAuthEndpointError('rate_limited', `Too many client registrations from this address; retry in ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
-      }
-      const registered = await authorization.clients.register(metadata);
-      opts.onEvent?.('client_registered', { clientId: registered.client_id });
-      return noStore(reply).code(201).send(registered);
+    // Its own plugin: registration metadata is free-form JSON (RFC 7591), not the flat parameters of the parent's
+    // JSON parser; the parent's error handler (RFC 6749 bodies) still applies.
+    await app.register(async (registration) => {
+      registration.removeContentTypeParser('application/json');
+      registration.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: REGISTRATION_BODY_LIMIT_BYTES }, (_request, text, done) => {
+        try {
+          done(null, JSON.parse(text as string));
+        } catch {
+          done(new OAuthEndpointError('invalid_client_metadata', 'The body is not valid JSON.'), undefined);
+        }
+      });
+      registration.post(REGISTRATION_PATH, { bodyLimit: REGISTRATION_BODY_LIMIT_BYTES, onRequest: guard }, async (request, reply) => {
+        if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
+          throw new OAuthEndpointError('invalid_client_metadata', 'Send the client metadata as a JSON object (Content-Type: application/json).');
+        }
+        const metadata: unknown = request.body;
+        // Registration is anonymous by design; a per-address limit keeps one caller from filling the table.
+        const verdict = await opts.registrationLimit?.(request.ip);
+        if (verdict && !verdict.allowed) {
+          opts.onEvent?.('registration_limited', {});
+          const retryAfter = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+          throw new OAuthEndpointError('rate_limited', `Too many client registrations from this address; retry in ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
+        }
+        const registered = await authorization.clients.register(metadata);
+        opts.onEvent?.('client_registered', { clientId: registered.client_id });
+        return noStore(reply).code(201).send(registered);
+      });
     });
   }
 
