@@ -129,6 +129,8 @@ export const TOOL_ERRORS = {
   business_not_found: 'Business not found, or you are not a member of it. Call list_businesses to see your businesses.',
   product_not_found: 'Product not found in the active business. Use search_products to find the SKU.',
   insufficient_stock: 'Not enough stock.',
+  cart_required:
+    'Which cart? Pass the cart_id that add_item_to_cart returned. Without a session (or from a new one) a call cannot mean the cart an earlier call started.',
   cart_empty: 'The cart is empty; add items with add_item_to_cart before checkout.',
   cart_limit: 'Cart limit reached.',
   not_in_cart: 'That SKU is not in the cart.',

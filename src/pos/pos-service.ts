@@ -5,17 +5,17 @@ import { ToolError } from '../errors.js';
 import type { CartMutation, CartRef, CartSnapshot, CartStore } from '../state/cart-store.js';
 import type { PreferenceStore } from '../state/preference-store.js';
 import { getBusinessForUser } from './business-repo.js';
+import { newCartId, sessionCartId } from './cart-id.js';
 import { getProduct, getProducts, searchProducts, suggestSkus, type Product } from './catalog-repo.js';
 import type { MembershipCache, MembershipView } from './membership-cache.js';
 import { InsufficientStockError, UnknownProductError } from './order-errors.js';
 import { findOrderByKey, getOrder, listOrders, placeOrder } from './order-repo.js';
 
-export const DEFAULT_CART = 'default';
-
 /** Who acts, and the session they act in (2025-era) — the only context the domain needs. */
 export interface PosActor {
   principal: Principal;
   session?: {
+    id: string;
     activeBusinessId?: string;
     setActiveBusiness(businessId: string): Promise<void>;
   };
@@ -108,7 +108,7 @@ export class PosService {
         available: product.stock,
       });
     }
-    const ref = this.cartRef(actor, business, input.cartId);
+    const ref = this.cartRef(actor, business, input.cartId ?? (actor.session ? undefined : newCartId()));
     return this.viewAfter(business, ref, await this.deps.carts.addItem(ref, product.sku, input.quantity), [product]);
   }
 
@@ -158,7 +158,7 @@ export class PosService {
     const key = input.idempotencyKey ?? `cart:${ref.handle}:v${cart.version}`;
     if (cart.lines.length === 0) {
       const previous = input.idempotencyKey ? await findOrderByKey(this.deps.db, business.id, actor.principal.uid, key) : null;
-      if (previous) return { order: previous, created: false, cartCleared: true };
+      if (previous) return { order: previous, created: false, cartCleared: true, cartId: ref.handle };
       throw new ToolError('cart_empty');
     }
     let placed;
@@ -185,7 +185,7 @@ export class PosService {
       throw err;
     }
     const cartCleared = await this.deps.carts.clear(ref, cart.version);
-    return { order: placed.order, created: placed.created, cartCleared };
+    return { order: placed.order, created: placed.created, cartCleared, cartId: ref.handle };
   }
 
   async listOrders(actor: PosActor, limit: number) {
@@ -199,8 +199,14 @@ export class PosService {
     return order;
   }
 
+  /**
+   * The cart a call names, else its session's own cart. Without either there is nothing to look at: a stateless
+   * call must say which cart (add_item_to_cart, the only call that starts one, picks a new id before this).
+   */
   private cartRef(actor: PosActor, business: MembershipView, cartId?: string): CartRef {
-    return { businessId: business.id, userId: actor.principal.uid, handle: cartId ?? DEFAULT_CART };
+    const handle = cartId ?? (actor.session ? sessionCartId(actor.session.id) : undefined);
+    if (handle === undefined) throw new ToolError('cart_required');
+    return { businessId: business.id, userId: actor.principal.uid, handle };
   }
 
   /**

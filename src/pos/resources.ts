@@ -2,6 +2,7 @@ import { ResourceNotFoundError, ResourceTemplate, type McpServer } from '@modelc
 import type * as z from 'zod';
 import { ToolError } from '../errors.js';
 import type { McpCallContext } from '../mcp/call-context.js';
+import { sessionCartId } from './cart-id.js';
 import type { PosActor, PosService } from './pos-service.js';
 import { CartId, OrderId, Sku } from './schemas.js';
 import { cartText, orderOut, productOut } from './tools.js';
@@ -57,9 +58,11 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
   server.registerResource(
     'cart',
     new ResourceTemplate('pos://carts/{cart_id}', {
-      list: async () => ({ resources: [{ uri: 'pos://carts/default', name: 'Your current cart', mimeType: JSON_MIME }] }),
+      list: async () => ({
+        resources: call.session ? [{ uri: `pos://carts/${sessionCartId(call.session.id)}`, name: "This session's cart", mimeType: JSON_MIME }] : [],
+      }),
     }),
-    { title: 'Cart', description: 'One of your carts in the active business ("default" is the current one)', mimeType: JSON_MIME },
+    { title: 'Cart', description: 'One of your carts in the active business, by the cart_id the cart tools return', mimeType: JSON_MIME },
     async (uri, { cart_id }) => {
       const cart = await pos.viewCart(actor, param(uri, CartId, cart_id)).catch(failed(uri));
       return json(uri, cart, cartText(cart));

@@ -9,7 +9,7 @@ export const Sku = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'SKUs a
 export const CartId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'cart ids are 1-64 letters, digits, _ or -')
-  .describe('Optional cart handle for agents keeping several carts; omit for your current cart');
+  .describe('The cart to act on: the cart_id an earlier cart call returned (or a name of your own, e.g. table-4). Omitted: this session\'s own cart; with no session, add_item_to_cart starts a new cart');
 export const OrderId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'order ids are 1-64 letters, digits, _ or -').describe('Order id, e.g. ord_…');
 export const IdempotencyKey = z
   .string()

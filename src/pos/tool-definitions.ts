@@ -67,7 +67,7 @@ function build(maxLineQuantity: number) {
     },
     add_item_to_cart: {
       title: 'Add item to cart',
-      description: 'Adds a quantity of a product to your cart in the active business (adding to any quantity already there). The cart is kept across sessions.',
+      description: 'Adds a quantity of a product to a cart in the active business (adding to any quantity already there) and returns the cart with its cart_id. Pass that cart_id to every later cart call (view, update, remove, clear, checkout): it reaches the same cart from any session. Without cart_id this uses the session\'s own cart, or, with no session, starts a new cart. Carts are kept for days.',
       inputSchema: z.object({ sku: S.Sku, quantity: quantity.describe('How many to add (a positive whole number)'), cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: WRITE,
@@ -75,7 +75,7 @@ function build(maxLineQuantity: number) {
     },
     update_cart_item: {
       title: 'Update cart item',
-      description: 'Sets the quantity of a product in your cart; 0 removes it.',
+      description: 'Sets the quantity of a product in a cart (the cart_id add_item_to_cart returned); 0 removes it.',
       inputSchema: z.object({
         sku: S.Sku,
         quantity: z.number().int().min(0).max(maxLineQuantity).describe('The new quantity (0 removes the line)'),
@@ -87,7 +87,7 @@ function build(maxLineQuantity: number) {
     },
     remove_item_from_cart: {
       title: 'Remove item from cart',
-      description: 'Removes a product line from your cart.',
+      description: 'Removes a product line from a cart (the cart_id add_item_to_cart returned).',
       inputSchema: z.object({ sku: S.Sku, cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
@@ -95,14 +95,14 @@ function build(maxLineQuantity: number) {
     },
     view_cart: {
       title: 'View cart',
-      description: 'Shows your cart in the active business with line totals, subtotal and stock warnings.',
+      description: 'Shows a cart (the cart_id add_item_to_cart returned) with line totals, subtotal and stock warnings.',
       inputSchema: z.object({ cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: READ,
     },
     clear_cart: {
       title: 'Clear cart',
-      description: 'Empties your cart in the active business.',
+      description: 'Empties a cart (the cart_id add_item_to_cart returned).',
       inputSchema: z.object({ cart_id: S.CartId.optional() }),
       outputSchema: S.Cart,
       annotations: { ...WRITE, destructiveHint: true, idempotentHint: true },
@@ -111,9 +111,13 @@ function build(maxLineQuantity: number) {
     checkout: {
       title: 'Check out',
       description:
-        'Turns your cart into an order: checks and takes stock in one transaction, then empties the cart. Pass an idempotency_key so a retry returns the same order instead of placing a second one.',
+        'Turns a cart (the cart_id add_item_to_cart returned) into an order: checks and takes stock in one transaction, then empties the cart. Pass an idempotency_key so a retry returns the same order instead of placing a second one.',
       inputSchema: z.object({ cart_id: S.CartId.optional(), idempotency_key: S.IdempotencyKey.optional() }),
-      outputSchema: z.object({ order: S.Order, created: z.boolean().describe('false when this returned an order placed earlier with the same key') }),
+      outputSchema: z.object({
+        order: S.Order,
+        created: z.boolean().describe('false when this returned an order placed earlier with the same key'),
+        cart_id: z.string().describe('The cart that was checked out (now empty)'),
+      }),
       annotations: { ...WRITE, destructiveHint: true },
       scopeChallenge: needsWriteScope,
     },

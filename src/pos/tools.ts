@@ -147,7 +147,7 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
       run(async () => {
         const cart = await pos.addItem(actor, { sku, quantity: q, ...(cart_id ? { cartId: cart_id } : {}) });
         cartChanged(cart);
-        return { data: { ...cart }, text: `Added ${q} × ${sku}.\n${cartText(cart)}` };
+        return { data: { ...cart }, text: `Added ${q} × ${sku}.\n${cartText(cart)}\nPass cart_id "${cart.cart_id}" to later cart calls and checkout.` };
       }),
   );
 
@@ -210,12 +210,12 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
         const order = orderOut(r.order);
         if (r.created) {
           // As for cart changes: issued now, not waited for.
-          const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${cart_id ?? 'default'}` } };
+          const updated = { method: 'notifications/resources/updated' as const, params: { uri: `pos://carts/${r.cartId}` } };
           void call.session?.notify(updated).catch(() => {});
           void call.userEvents.publish(call.principal.uid, updated, call.session?.id).catch(() => {});
         }
         const verb = r.created ? 'Placed' : 'Already placed';
-        return { data: { order, created: r.created }, text: `${verb} order ${order.order_id}: ${formatMoney(order.total_minor, order.currency)}, ${order.lines.length} line(s).` };
+        return { data: { order, created: r.created, cart_id: r.cartId }, text: `${verb} order ${order.order_id}: ${formatMoney(order.total_minor, order.currency)}, ${order.lines.length} line(s).` };
       }),
   );
 

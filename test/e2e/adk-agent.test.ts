@@ -74,13 +74,20 @@ describe('examples/adk-agent: ADK MCPToolset through a no-affinity balancer', ()
       };
       const active = await run('set_active_business', { business_id: DEMO.businesses.coffee });
       assert.equal((active.active_business as { id: string }).id, DEMO.businesses.coffee);
-      await run('add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 2 });
-      const cart = await run('view_cart', {});
+      // As the instruction tells the model: the first add names the cart, every later cart call passes its id.
+      const first = await run('add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 2 });
+      const cart_id = first.cart_id as string;
+      await run('add_item_to_cart', { sku: 'COF-MOCHA-12', quantity: 1, cart_id });
+      const cart = await run('view_cart', { cart_id });
       assert.deepEqual(
-        (cart.lines as { sku: string; quantity: number }[]).map((l) => [l.sku, l.quantity]),
-        [['COF-LATTE-12', 2]],
-        'the cart holds the item although every call had a session of its own',
+        (cart.lines as { sku: string; quantity: number }[]).map((l) => [l.sku, l.quantity]).sort(),
+        [['COF-LATTE-12', 2], ['COF-MOCHA-12', 1]],
+        'the cart holds what this agent added although every call had a session of its own',
       );
+      // Without the id, a new session's call sees that session's own (empty) cart, never another agent's.
+      assert.deepEqual((await run('view_cart', {})).lines, []);
+      const done = await run('checkout', { cart_id, idempotency_key: `adk-${cart_id}` });
+      assert.equal((done.order as { total_minor: number }).total_minor, cart.subtotal_minor);
     } finally {
       await toolset.close();
     }

@@ -42,5 +42,7 @@ describe('README walk-through', () => {
     const body = JSON.parse(stdout);
     assert.equal(body.result.isError, undefined, stdout);
     assert.equal(body.result.structuredContent.business_id, 'biz_corner_coffee', 'the modern request sees the business chosen in the session above');
+    assert.match(body.result.structuredContent.cart_id, /^c_[A-Za-z0-9_-]{16}$/, 'a call with no session and no cart_id starts a cart of its own');
+    assert.deepEqual(body.result.structuredContent.lines.map((l: { sku: string; quantity: number }) => [l.sku, l.quantity]), [['COF-LATTE-12', 1]]);
   });
 });

@@ -3,23 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { DEMO } from '../../src/db/seed.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
+import { roundRobin } from '../helpers/round-robin.js';
 
-/** A fetch that sends each request to the next instance in turn: a load balancer with no affinity at all. */
-function roundRobin(bases: string[]): { fetch: typeof fetch; hits: number[] } {
-  let n = 0;
-  const hits = bases.map(() => 0);
-  const rr = (input: string | URL | Request, init?: RequestInit) => {
-    const i = n++ % bases.length;
-    hits[i]!++;
-    const target = new URL(input instanceof Request ? input.url : input.toString());
-    const base = new URL(bases[i]!);
-    target.host = base.host;
-    return fetch(target, init);
-  };
-  return { fetch: rr as typeof fetch, hits };
-}
-
-async function shop(client: Client) {
+async function shop(client: Client, session: boolean) {
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const res = await client.callTool({ name, arguments: args });
     assert.notEqual(res.isError, true, `${name}: ${JSON.stringify(res.content)}`);
@@ -30,15 +16,21 @@ async function shop(client: Client) {
   await call('set_active_business', { business_id: DEMO.businesses.coffee });
   const { products } = await call('search_products', { limit: 10 });
   const [a, b] = products.filter((p: { stock: number }) => p.stock >= 10);
-  await call('add_item_to_cart', { sku: a.sku, quantity: 2 });
-  await call('add_item_to_cart', { sku: b.sku, quantity: 1 });
-  const cart = await call('view_cart');
+  // A session's calls need no cart id (the session has a cart of its own); a stateless client passes back the id
+  // its first add returned, as the tool descriptions say.
+  const first = await call('add_item_to_cart', { sku: a.sku, quantity: 2 });
+  const named = session ? {} : { cart_id: first.cart_id };
+  assert.match(first.cart_id, session ? /^s_/ : /^c_/);
+  await call('add_item_to_cart', { sku: b.sku, quantity: 1, ...named });
+  const cart = await call('view_cart', named);
+  assert.equal(cart.cart_id, first.cart_id);
   assert.equal(cart.item_count, 3);
   assert.equal(cart.subtotal_minor, a.price_minor * 2 + b.price_minor);
-  const done = await call('checkout', { idempotency_key: `sdk-${Math.random()}` });
+  const done = await call('checkout', { idempotency_key: `sdk-${Math.random()}`, ...named });
   assert.equal(done.created, true);
+  assert.equal(done.cart_id, first.cart_id);
   assert.equal(done.order.total_minor, cart.subtotal_minor);
-  assert.equal((await call('view_cart')).item_count, 0);
+  assert.equal((await call('view_cart', { cart_id: first.cart_id })).item_count, 0);
   return done.order;
 }
 
@@ -63,7 +55,7 @@ describe('the official SDK client, every request on the next instance', () => {
     for (const t of tools.tools) {
       assert.ok(t.description && t.outputSchema && t.annotations, `${t.name} has description, output schema and annotations`);
     }
-    await shop(client);
+    await shop(client, true);
     assert.ok(rr.hits.every((h) => h > 3), `both instances served the session: ${rr.hits}`);
     await transport.terminateSession();
     await client.close();
@@ -83,7 +75,7 @@ describe('the official SDK client, every request on the next instance', () => {
     });
     const client = new Client({ name: 'sdk-modern-test', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await client.connect(transport);
-    await shop(client);
+    await shop(client, false);
     assert.ok(seen.every((s) => s === null), 'no response carried a session id');
     assert.ok(rr.hits.every((h) => h > 3), `both instances served: ${rr.hits}`);
     await client.close();

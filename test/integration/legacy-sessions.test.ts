@@ -102,7 +102,7 @@ describe('2025-era sessions across two instances', () => {
     assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
     const reader = stream.body!.getReader();
     const product = structured(await callTool(B, key, sid, 'search_products', { limit: 1 })).products[0];
-    structured(await callTool(B, key, sid, 'add_item_to_cart', { sku: product.sku, quantity: 1 }));
+    const { cart_id } = structured(await callTool(B, key, sid, 'add_item_to_cart', { sku: product.sku, quantity: 1 }));
     let seen = '';
     const deadline = Date.now() + 5000;
     while (!seen.includes('notifications/resources/updated') && Date.now() < deadline) {
@@ -112,7 +112,7 @@ describe('2025-era sessions across two instances', () => {
     }
     abort.abort();
     assert.match(seen, /"method":"notifications\/resources\/updated"/);
-    assert.match(seen, /pos:\/\/carts\/default/);
+    assert.ok(seen.includes(`pos://carts/${cart_id}`), seen);
   });
 
   test('a session deleted on one instance ends its GET stream on the other', async () => {

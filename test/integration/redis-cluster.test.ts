@@ -53,7 +53,7 @@ describe('one session across two instances over a Redis Cluster', () => {
     // And it is the cluster that holds them: the session hash and the cart, each on the master owning its slot.
     const session = await inspector.hGetAll(keys.session(sid));
     assert.equal(session.b, DEMO.businesses.coffee);
-    const cartKey = keys.cart({ businessId: DEMO.businesses.coffee, userId: DEMO.users.demo, handle: 'default' });
+    const cartKey = keys.cart({ businessId: DEMO.businesses.coffee, userId: DEMO.users.demo, handle: cart.cart_id });
     assert.equal((await inspector.hGetAll(cartKey))[`s:${sku}`], '2');
     assert.ok((await inspector.pTTL(keys.session(sid))) > 0);
     assert.ok((await inspector.pTTL(cartKey)) > 0);
