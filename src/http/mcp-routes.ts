@@ -8,6 +8,7 @@ import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
 import { isJsonAnswer, type JsonAnswer } from '../mcp/json-answer.js';
 import { AppError } from '../errors.js';
+import { rateLimitedToolResult } from './rate-limit.js';
 import { checkHostAndOrigin } from './guards.js';
 
 export interface McpRoutesOptions {
@@ -51,7 +52,7 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
     request.principal = await authenticator.authenticate(request.headers.authorization);
   });
 
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', async (request, reply) => {
     // Noted before the check, so a refused call is still logged and counted as what it was.
     const sessionId = request.headers['mcp-session-id'];
     const body = request.body;
@@ -73,7 +74,14 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
         body,
       });
     }
-    await opts.beforeCall?.(request);
+    try {
+      await opts.beforeCall?.(request);
+    } catch (err) {
+      const answer = rateLimitedToolResult(err, body);
+      if (!answer) throw err;
+      request.errorCode = 'rate_limited';
+      return reply.code(200).headers(answer.headers).send(answer.body);
+    }
   });
 
   const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {

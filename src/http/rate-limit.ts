@@ -48,6 +48,32 @@ export function rateLimitCheck(policy: RateLimitPolicy): ((request: FastifyReque
   };
 }
 
+/**
+ * A refused tools/call is answered as the tool's error result (HTTP 200, Retry-After still set), not as a 429: MCP
+ * clients turn a transport error into an exception the model never reads, while a tool result reaches the agent,
+ * which can then wait and retry. Other refused requests keep the 429. undefined when `err` is no such refusal.
+ */
+export function rateLimitedToolResult(err: unknown, body: unknown): { headers: Record<string, string>; body: unknown } | undefined {
+  if (!(err instanceof AppError) || err.code !== 'rate_limited') return undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { method, id } = body as { method?: unknown; id?: unknown };
+  if (method !== 'tools/call' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
+  const { limit, retryAfterSeconds } = err.data as { limit: string; retryAfterSeconds: number };
+  const message = err.message.replace(/^Too Many Requests\.?\s*/, '');
+  return {
+    headers: err.headers,
+    body: {
+      jsonrpc: '2.0',
+      id,
+      result: {
+        isError: true,
+        content: [{ type: 'text', text: `Rate limited: ${message}` }],
+        structuredContent: { error: { code: 'rate_limited', message, limit, retry_after_seconds: retryAfterSeconds } },
+      },
+    },
+  };
+}
+
 function isWriteCall(body: unknown, writeTools: ReadonlySet<string>): boolean {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
