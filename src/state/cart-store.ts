@@ -1,8 +1,8 @@
-/** A cart belongs to (business, user, handle) — never to an MCP session, which some clients open per call. */
+/** A cart belongs to (business, user, handle) — never to an MCP session, which some clients open per call, and outlives it. */
 export interface CartRef {
   businessId: string;
   userId: string;
-  /** `default` is the user's current cart for the business; agents juggling several carts name others. */
+  /** The cart_id the agent passes: one the server picked (a session's own cart, or a new one) or a name of its own. */
   handle: string;
 }
 
