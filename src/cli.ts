@@ -35,6 +35,9 @@ Commands:
   verify --url URL (--id-token T | --api-key K) [--redis-url U]
                                          run the deployment checklist against a running server: one
                                          ✓/✗ line per check, exit 0 only if all pass (docs/auth.md)
+  deploy secrets [options] [--dry-run]   put the secrets into Secret Manager for Cloud Run
+  deploy cloud-run [options] [--dry-run] build with Cloud Build and deploy to Cloud Run, no session affinity
+                                         (\`flowpos-mcp deploy --help\` lists the options)
 
 Configuration is read from the environment; see README.md.`;
 
@@ -49,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   // Clients of a running server: they need no server configuration (and must work where it would not load).
   if (command === 'tools' || command === 'call') return (await import('./client-cli.js')).clientCommand(command, rest);
   if (command === 'verify') return (await import('./cli/verify.js')).verifyCommand(rest);
+  if (command === 'deploy') return (await import('./cli/deploy/command.js')).deployCommand(rest);
   const config = loadConfig();
   switch (command) {
     case 'serve':

@@ -1,63 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ROOT } from '../helpers/serve-process.js';
-import { configEnvNames, gcloudList, shellWords } from './env-names.js';
+import { flag, runDeploy, SAMPLE } from './deploy-cli.js';
+import { configEnvNames, gcloudList } from './env-names.js';
 
 /**
- * deploy/cloudrun/*.sh with --dry-run: the gcloud commands they would run, read back word by word. No gcloud, no
- * project, no network.
+ * `flowpos-mcp deploy cloud-run|secrets --dry-run`: the gcloud commands they would run, read back word by word from
+ * what they print. No gcloud, no project, no network.
  */
 
-const DEPLOY = join(ROOT, 'deploy/cloudrun/deploy.sh');
-const SECRETS = join(ROOT, 'deploy/cloudrun/secrets.sh');
-
-/** Environment without anything the scripts read, so only the arguments given here count. */
-function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR'];
-  return { ...Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])), ...extra };
-}
-
-function sh(script: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('bash', [script, ...args], { cwd: '/', env: bareEnv(env), encoding: 'utf8', timeout: 20_000 });
-  const commands = r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('+ '))
-    .map((l) => shellWords(l.slice(2)));
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, commands };
-}
-
-/** The value of --name=value (or null if absent; '' for a bare --name). */
-function flag(cmd: string[], name: string): string | null {
-  for (const w of cmd) {
-    if (w === name) return '';
-    if (w.startsWith(`${name}=`)) return w.slice(name.length + 1);
-  }
-  return null;
-}
-
-const SAMPLE = [
-  '--dry-run',
-  '--project', 'demo-proj',
-  '--region', 'europe-west1',
-  '--service-account', 'flowpos-mcp@demo-proj.iam.gserviceaccount.com',
-  '--public-url', 'https://flowpos-mcp-123456789012.europe-west1.run.app',
-  '--vpc-connector', 'flowpos-connector',
-  '--redis-host', '10.20.0.3',
-  '--cloudsql-instance', 'demo-proj:europe-west1:flowpos-pg',
-  '--min-instances', '2',
-  '--max-instances', '20',
-  '--memory', '1Gi',
-  '--cpu', '2',
-  '--concurrency', '60',
-  '--tag', 'v1',
-];
-
-describe('deploy/cloudrun/deploy.sh --dry-run', () => {
-  test('builds with Cloud Build from the repository root, then deploys that image with every flag', () => {
-    const r = sh(DEPLOY, SAMPLE);
+describe('flowpos-mcp deploy cloud-run --dry-run', () => {
+  test('builds with Cloud Build from the repository root, then deploys that image with every flag', async () => {
+    const r = await runDeploy('cloud-run', SAMPLE);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.commands.length, 2, r.stdout);
     const [build, deploy] = r.commands as [string[], string[]];
@@ -91,19 +46,19 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
     assert.equal(flag(deploy, '--allow-unauthenticated'), '', 'public at the Cloud Run layer; the app authenticates every request');
   });
 
-  test('--firebase-api-key turns on the browser sign-in as a plain variable; it needs --firebase-project', () => {
-    const r = sh(DEPLOY, [...SAMPLE, '--firebase-project', 'flowpos-prod', '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
+  test('--firebase-api-key turns on the browser sign-in as a plain variable; it needs --firebase-project', async () => {
+    const r = await runDeploy('cloud-run', [...SAMPLE, '--firebase-project', 'flowpos-prod', '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
     assert.equal(r.code, 0, r.stderr);
     const env = gcloudList(flag(r.commands[1]!, '--set-env-vars')!);
     assert.ok(env.includes('FIREBASE_PROJECT_ID=flowpos-prod'));
     assert.ok(env.includes('FIREBASE_API_KEY=AIzaSyExampleWebKey_123'));
-    const alone = sh(DEPLOY, [...SAMPLE, '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
+    const alone = await runDeploy('cloud-run', [...SAMPLE, '--firebase-api-key', 'AIzaSyExampleWebKey_123']);
     assert.notEqual(alone.code, 0);
     assert.match(alone.stderr, /--firebase-api-key needs --firebase-project/);
   });
 
-  test('environment and secrets: production settings, every name one that src/config.ts reads', () => {
-    const r = sh(DEPLOY, SAMPLE);
+  test('environment and secrets: production settings, every name one that src/config.ts reads', async () => {
+    const r = await runDeploy('cloud-run', SAMPLE);
     const deploy = r.commands[1]!;
     const names = configEnvNames();
 
@@ -126,9 +81,9 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
     for (const name of Object.keys(secrets)) assert.ok(names.has(name), `${name} is a setting src/config.ts reads`);
   });
 
-  test('every value can come from the environment instead of a flag', () => {
-    const fromFlags = sh(DEPLOY, SAMPLE).commands;
-    const fromEnv = sh(DEPLOY, ['--dry-run'], {
+  test('every value can come from the environment instead of a flag', async () => {
+    const fromFlags = (await runDeploy('cloud-run', SAMPLE)).commands;
+    const fromEnv = await runDeploy('cloud-run', ['--dry-run'], {
       PROJECT: 'demo-proj',
       REGION: 'europe-west1',
       SERVICE_ACCOUNT: 'flowpos-mcp@demo-proj.iam.gserviceaccount.com',
@@ -147,8 +102,8 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
     assert.deepEqual(fromEnv.commands, fromFlags);
   });
 
-  test('--no-build deploys a given image; a list value switches gcloud to another delimiter; no Redis AUTH secret when told', () => {
-    const r = sh(DEPLOY, [
+  test('--no-build deploys a given image; a list value switches gcloud to another delimiter; no Redis AUTH secret when told', async () => {
+    const r = await runDeploy('cloud-run', [
       ...SAMPLE,
       '--no-build',
       '--image', 'europe-west1-docker.pkg.dev/demo-proj/flowpos/flowpos-mcp:release-7',
@@ -165,11 +120,11 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
     assert.ok(!flag(deploy, '--set-secrets')!.includes('REDIS_PASSWORD'));
   });
 
-  test('refuses to run without what it needs, and refuses --session-affinity', () => {
+  test('refuses to run without what it needs, and refuses --session-affinity', async () => {
     const without = (drop: string) => {
       const args = [...SAMPLE];
       args.splice(args.indexOf(drop), 2);
-      return sh(DEPLOY, args);
+      return runDeploy('cloud-run', args);
     };
     for (const [dropped, message] of [
       ['--service-account', /--service-account is required/],
@@ -178,21 +133,57 @@ describe('deploy/cloudrun/deploy.sh --dry-run', () => {
       ['--redis-host', /--redis-host is required/],
       ['--project', /--project is required/],
     ] as const) {
-      const r = without(dropped);
+      const r = await without(dropped);
       assert.equal(r.code, 2, `without ${dropped}: ${r.stdout}`);
       assert.match(r.stderr, message);
       assert.equal(r.commands.length, 0, 'nothing is run');
     }
-    const sticky = sh(DEPLOY, [...SAMPLE, '--session-affinity']);
+    const sticky = await runDeploy('cloud-run', [...SAMPLE, '--session-affinity']);
     assert.equal(sticky.code, 2);
     assert.match(sticky.stderr, /unknown option '--session-affinity'/);
-    const longStreams = sh(DEPLOY, [...SAMPLE, '--max-stream-seconds', '3600']);
+    const longStreams = await runDeploy('cloud-run', [...SAMPLE, '--max-stream-seconds', '3600']);
     assert.equal(longStreams.code, 2);
     assert.match(longStreams.stderr, /must stay below --timeout/);
   });
+
+  test('a bad value is refused with the flag it came from, before any command is printed', async () => {
+    for (const [extra, message] of [
+      [['--min-instances', 'two'], /^flowpos-mcp deploy cloud-run: --min-instances takes a whole number, got 'two'$/],
+      [['--redis-port', '63 79'], /--redis-port takes a whole number, got '63 79'/],
+      [['--timeout', '0'], /--timeout is 1\.\.3600 seconds on Cloud Run, got 0/],
+      [['--min-instances', '30'], /--min-instances \(30\) is above --max-instances \(20\)/],
+      [['--vpc-egress', 'everything'], /--vpc-egress is private-ranges-only or all-traffic, got 'everything'/],
+      [['--public-url', 'https://flowpos.example/mcp'], /--public-url must be a base URL like https:\/\/host \(no path\), got 'https:\/\/flowpos.example\/mcp'/],
+      [['--env', 'NO_EQUALS_SIGN'], /--env takes KEY=VALUE, got 'NO_EQUALS_SIGN'/],
+      [['--env', 'A=1,2', '--env', 'B=x@y'], /an environment value holds both ',' and '@'/],
+      [['--memory'], /--memory needs a value/],
+      [['--tag', '--no-build'], /--tag needs a value/],
+      [['--dry-run=yes'], /--dry-run takes no value, got 'yes'/],
+      [['europe-west1'], /unexpected argument 'europe-west1'/],
+    ] as const) {
+      const r = await runDeploy('cloud-run', [...SAMPLE, ...extra]);
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '', 'nothing is printed, so nothing would have run');
+    }
+    const fromEnv = await runDeploy('cloud-run', SAMPLE, { REDIS_TLS: 'maybe' });
+    assert.equal(fromEnv.code, 2);
+    assert.match(fromEnv.stderr, /REDIS_TLS is true or false \(or use --redis-tls\), got 'maybe'/);
+  });
+
+  test('--redis-tls, --no-allow-unauthenticated, and the last of --allow-unauthenticated / --no-allow-unauthenticated wins', async () => {
+    const r = await runDeploy('cloud-run', [...SAMPLE, '--redis-tls', '--no-allow-unauthenticated']);
+    assert.equal(r.code, 0, r.stderr);
+    const deploy = r.commands[1]!;
+    assert.ok(gcloudList(flag(deploy, '--set-env-vars')!).includes('REDIS_TLS=true'));
+    assert.equal(flag(deploy, '--no-allow-unauthenticated'), '');
+    assert.equal(flag(deploy, '--allow-unauthenticated'), null);
+    const back = await runDeploy('cloud-run', [...SAMPLE, '--no-allow-unauthenticated', '--allow-unauthenticated']);
+    assert.equal(flag(back.commands[1]!, '--allow-unauthenticated'), '');
+  });
 });
 
-describe('deploy/cloudrun/secrets.sh --dry-run', () => {
+describe('flowpos-mcp deploy secrets --dry-run', () => {
   const SA = 'flowpos-mcp@demo-proj.iam.gserviceaccount.com';
   const values = {
     DATABASE_URL: 'postgres://flowpos:db-pw-0123456789@10.30.0.5:5432/flowpos',
@@ -200,18 +191,18 @@ describe('deploy/cloudrun/secrets.sh --dry-run', () => {
     MCP_TOKEN_SECRET: 'token-secret-abcdefghijklmnopqrstuvwxyz012345',
   };
 
-  test('creates (or adds a version to) each secret from stdin and grants the service account access to each, printing no value', () => {
-    const r = sh(SECRETS, ['--dry-run', '--project', 'demo-proj', '--service-account', SA], values);
+  test('creates (or adds a version to) each secret from stdin and grants the service account access to each, printing no value', async () => {
+    const r = await runDeploy('secrets', ['--dry-run', '--project', 'demo-proj', '--service-account', SA], values);
     assert.equal(r.code, 0, r.stderr);
     for (const v of Object.values(values)) assert.ok(!r.stdout.includes(v) && !r.stderr.includes(v), 'no secret value is printed');
     assert.ok(!r.stdout.includes('db-pw-'), 'not even part of the database password');
 
     const deploySecrets = Object.fromEntries(
-      gcloudList(flag(sh(DEPLOY, SAMPLE).commands[1]!, '--set-secrets')!).map((kv) => kv.split('=') as [string, string]),
+      gcloudList(flag((await runDeploy('cloud-run', SAMPLE)).commands[1]!, '--set-secrets')!).map((kv) => kv.split('=') as [string, string]),
     );
     for (const secretName of Object.values(deploySecrets).map((s) => s.replace(/:latest$/, ''))) {
       const create = r.commands.find((c) => c.slice(0, 4).join(' ') === `gcloud secrets create ${secretName}`);
-      assert.ok(create, `gcloud secrets create ${secretName} (the name deploy.sh mounts)`);
+      assert.ok(create, `gcloud secrets create ${secretName} (the name deploy cloud-run mounts)`);
       assert.equal(flag(create, '--data-file'), '-', 'the value comes on stdin, not on the command line');
       assert.equal(flag(create, '--project'), 'demo-proj');
       const addVersion = r.commands.find((c) => c.slice(0, 5).join(' ') === `gcloud secrets versions add ${secretName}`);
@@ -224,16 +215,16 @@ describe('deploy/cloudrun/secrets.sh --dry-run', () => {
     assert.ok(!r.commands.some((c) => c.includes('projects') && c.includes('add-iam-policy-binding') && c.some((w) => w.includes('secretAccessor'))), 'access per secret, never project-wide');
   });
 
-  test('generates the token secret when none is given, and only creates it (a new value would invalidate every token)', () => {
-    const r = sh(SECRETS, ['--dry-run', '--project', 'demo-proj', '--service-account', SA, '--redis-password-secret', 'none'], { DATABASE_URL: values.DATABASE_URL });
+  test('generates the token secret when none is given, and only creates it (a new value would invalidate every token)', async () => {
+    const r = await runDeploy('secrets', ['--dry-run', '--project', 'demo-proj', '--service-account', SA, '--redis-password-secret', 'none'], { DATABASE_URL: values.DATABASE_URL });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /gcloud secrets create flowpos-mcp-token-secret .*< \(generated, \d+ characters\)/);
     assert.ok(!r.commands.some((c) => c.join(' ').startsWith('gcloud secrets versions add flowpos-mcp-token-secret')));
     assert.ok(!r.stdout.includes('flowpos-redis-password'), 'no Redis secret when AUTH is off');
   });
 
-  test('Memorystore AUTH string, service account creation and the Cloud SQL client role on request', () => {
-    const r = sh(SECRETS, ['--dry-run', '--project', 'demo-proj', '--service-account', SA, '--redis-instance', 'flowpos-redis', '--region', 'europe-west1', '--create-service-account', '--cloudsql-client'], {
+  test('Memorystore AUTH string, service account creation and the Cloud SQL client role on request', async () => {
+    const r = await runDeploy('secrets', ['--dry-run', '--project', 'demo-proj', '--service-account', SA, '--redis-instance', 'flowpos-redis', '--region', 'europe-west1', '--create-service-account', '--cloudsql-client'], {
       DATABASE_URL: values.DATABASE_URL,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -243,24 +234,12 @@ describe('deploy/cloudrun/secrets.sh --dry-run', () => {
     assert.ok(words.some((w) => w.startsWith('gcloud projects add-iam-policy-binding demo-proj') && w.includes('--role=roles/cloudsql.client')));
   });
 
-  test('refuses without a service account, or with a malformed one', () => {
-    const none = sh(SECRETS, ['--dry-run', '--project', 'demo-proj'], values);
+  test('refuses without a service account, or with a malformed one', async () => {
+    const none = await runDeploy('secrets', ['--dry-run', '--project', 'demo-proj'], values);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--service-account is required/);
-    const bad = sh(SECRETS, ['--dry-run', '--project', 'demo-proj', '--service-account', 'someone@example.com'], values);
+    const bad = await runDeploy('secrets', ['--dry-run', '--project', 'demo-proj', '--service-account', 'someone@example.com'], values);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /must be a service account email/);
-  });
-});
-
-describe('deploy scripts', () => {
-  test('are shellcheck-clean', () => {
-    const version = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
-    assert.ok(
-      !version.error && version.status === 0,
-      'shellcheck is needed for this test: `apt-get install shellcheck` (Debian/Ubuntu) or `brew install shellcheck`; .ci/run installs it',
-    );
-    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', DEPLOY, SECRETS], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   });
 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startBalancer, type Balancer } from '../../src/cluster/balancer.js';
 import { DEMO } from '../../src/db/seed.js';
+import { testChromium } from '../helpers/chromium.js';
 import { startAuthEmulator, type AuthEmulator } from '../helpers/firebase-emulator.js';
 import { freePort } from '../helpers/free-port.js';
 import { metricSum } from '../helpers/metrics.js';
@@ -25,7 +25,6 @@ import { selfSignedCert } from '../helpers/self-signed.js';
  * the Auth Emulator and consents, and the client calls tools with the token it obtained. Two instances behind a
  * round-robin balancer: every step of the sign-in may land on either.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery staple';
 
 type Stored = Parameters<OAuthClientProvider['saveTokens']>[0];
@@ -124,8 +123,8 @@ describe('browser sign-in: SDK client + Chromium + Firebase Auth Emulator, two i
   let tls: { key: string; cert: string };
 
   before(async () => {
-    // A missing browser fails the suite with a way out, never skips it (.ci/run installs Debian's chromium).
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    // A missing browser fails the suite with a way out, never skips it.
+    const chromiumBinary = await testChromium();
     const [port, emulatorPort] = [await freePort(), await freePort()];
     base = `http://localhost:${port}`;
     tls = await selfSignedCert();
@@ -144,9 +143,9 @@ describe('browser sign-in: SDK client + Chromium + Firebase Auth Emulator, two i
     });
     balancer = await startBalancer({ upstreams: it.urls.map((url, i) => ({ name: `i${i + 1}`, url })), port, host: '127.0.0.1' });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumBinary.executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu'],
+      args: chromiumBinary.args,
     });
     emulator = await emulatorStarted;
     email = `person-${Date.now()}@example.test`;
