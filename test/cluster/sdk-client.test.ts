@@ -11,11 +11,12 @@ async function shop(client: Client) {
   const list = await call(client, 'list_businesses');
   assert.equal(list.businesses.length, 2);
   await call(client, 'set_active_business', { business_id: DEMO.businesses.coffee });
-  await call(client, 'add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 2 });
-  await call(client, 'add_item_to_cart', { sku: 'COF-CROISSANT', quantity: 1 });
-  const cart = await call(client, 'view_cart');
+  // The cart the first add names, passed on (a stateless client has no session cart to fall back on).
+  const { cart_id } = await call(client, 'add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 2 });
+  await call(client, 'add_item_to_cart', { sku: 'COF-CROISSANT', quantity: 1, cart_id });
+  const cart = await call(client, 'view_cart', { cart_id });
   assert.equal(cart.item_count, 3);
-  const done = await call(client, 'checkout', { idempotency_key: `sdk-cluster-${Math.random()}` });
+  const done = await call(client, 'checkout', { idempotency_key: `sdk-cluster-${Math.random()}`, cart_id });
   assert.equal(done.created, true);
   assert.equal(done.order.total_minor, cart.subtotal_minor);
   return done.order;
