@@ -142,6 +142,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     },
     toFailure: firstInfraFailure,
     ...(metrics ? { metrics } : {}),
+    serverCache: config.sessionCache,
   });
   const modern = new ModernLayer({
     factory,
@@ -246,6 +247,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
           }),
         );
         await modern.close().catch(() => {});
+        legacy.dispose();
         await step('api keys', () => apiKeys.close());
         await step('redis', () => stores.close());
         await step('database', () => db.close());

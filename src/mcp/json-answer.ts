@@ -47,8 +47,19 @@ const CAPTURED = Symbol('json answer captured') as unknown as Response;
 export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTransport {
   answer: JSONRPCMessage | undefined;
 
-  constructor() {
-    super({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  /**
+   * Without `sessionId`, the SDK's stateless mode: one request per transport. With it, the SDK's sessionful mode
+   * for a session whose handshake is stored elsewhere (any instance may have answered it): the transport starts
+   * initialized under that id, checks every request's Mcp-Session-Id against it like the SDK's own sessions, and
+   * serves request after request (the caller reads and clears `answer` each time).
+   */
+  constructor(sessionId?: string) {
+    super({ sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId, enableJsonResponse: true });
+    if (sessionId !== undefined) {
+      // What the SDK's transport records when it answers `initialize` itself.
+      this.sessionId = sessionId;
+      (this as unknown as { _initialized: boolean })._initialized = true;
+    }
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
