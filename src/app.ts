@@ -28,6 +28,7 @@ import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
 import { SessionEvents } from './mcp/session-events.js';
 import { UserEvents } from './mcp/user-events.js';
+import { CatalogCache } from './pos/catalog-cache.js';
 import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
 import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
@@ -53,8 +54,6 @@ export interface FlowposServer {
    */
   close(): Promise<void>;
 }
-
-const MEMBERSHIP_CACHE_MS = 5_000;
 
 /** What a caller may swap in besides Config (tests: where log lines go, where spans go). */
 export interface FlowposServerOptions {
@@ -118,7 +117,14 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   };
   const oauth = createOAuth(config, db, stores, { ...(options.clientMetadataCa ? { clientMetadataCa: options.clientMetadataCa } : {}), onEvent: onOAuthEvent });
   const authenticator = createAuthenticator(apiKeys, oauth.accessTokens);
-  const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
+  const pos = new PosService({
+    db,
+    carts: stores.carts,
+    preferences: stores.preferences,
+    memberships: new MembershipCache(db, config.catalogCacheMs),
+    catalog: new CatalogCache(db, stores.versions, config.catalogCacheMs),
+    versions: stores.versions,
+  });
   const factory = createPosServerFactory(pos, {
     maxLineQuantity: config.cartMaxLineQuantity,
     confirmCheckout: config.checkoutConfirm,
@@ -192,7 +198,14 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     ],
     isShuttingDown: () => shuttingDown,
   });
-  await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
+  await app.register(mcpRoutes, {
+    config,
+    authenticator,
+    legacy,
+    modern,
+    refreshCaches: (userId, businessId) => pos.refreshCaches(userId, businessId),
+    ...(beforeCall ? { beforeCall } : {}),
+  });
   // Public by design (discovery and the token endpoint are how a client gets a credential); its own plugin, so the
   // /mcp gate above never applies to it.
   const registrationsPerHour = config.oauth.signIn?.registrationsPerHour ?? 0;

@@ -41,7 +41,7 @@ const EnvSchema = z.object({
   MCP_SESSION_IDLE_TTL_SECONDS: int(10, 30 * 86400).default(3600),
   MCP_SESSION_CACHE_SIZE: int(0, 1_000_000).default(2000),
   MCP_SESSION_CACHE_IDLE_SECONDS: int(1, 86400).default(300),
-  CATALOG_CACHE_SECONDS: int(0, 3600).default(2),
+  CATALOG_CACHE_SECONDS: int(0, 3600).default(5),
   MCP_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   MCP_ALLOWED_ORIGINS: list.optional(),
   MCP_ALLOWED_HOSTS: list.optional(),

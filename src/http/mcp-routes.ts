@@ -17,6 +17,11 @@ export interface McpRoutesOptions {
   modern: ModernLayer;
   /** Runs after authentication and body parsing, before the call is served (the rate limit); throws to refuse. */
   beforeCall?: (request: FastifyRequest) => Promise<void>;
+  /**
+   * Reads the versions of what the instance caches for this user (and this business's catalog), in the same turn as
+   * the rate check and the session load; resolves with the business whose catalog version it read. Never rejects.
+   */
+  refreshCaches?: (userId: string, businessId?: string) => Promise<string | undefined>;
 }
 
 declare module 'fastify' {
@@ -26,6 +31,8 @@ declare module 'fastify' {
     mcp?: { era?: 'legacy' | 'modern'; method?: string; tool?: string; sessionId?: string };
     /** The 2025-era session load started next to the rate check (see LegacySessionLayer.prefetch). */
     sessionPrefetch?: SessionPrefetch;
+    /** The business whose catalog version was read for this request. */
+    catalogCurrent?: string;
   }
 }
 
@@ -73,7 +80,15 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
         body,
       });
     }
+    // Also in this turn: one more command in the same write, not another round trip.
+    const principal = request.principal;
+    const sessionIdForGuess = request.mcp.era === 'legacy' && typeof sessionId === 'string' ? sessionId : undefined;
+    const refreshed = principal
+      ? opts.refreshCaches?.(principal.uid, sessionIdForGuess === undefined ? undefined : legacy.lastActiveBusiness(sessionIdForGuess, principal.uid))
+      : undefined;
     await opts.beforeCall?.(request);
+    const current = await refreshed;
+    if (current !== undefined) request.catalogCurrent = current;
   });
 
   const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {
@@ -93,6 +108,7 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
       body: request.body,
       principal: request.principal!,
       signal: abort.signal,
+      ...(request.catalogCurrent !== undefined ? { catalogCurrent: request.catalogCurrent } : {}),
     };
   };
 

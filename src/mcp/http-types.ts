@@ -9,6 +9,8 @@ export interface McpHttpRequest {
   principal: Principal;
   /** Aborts when the client goes away. */
   signal?: AbortSignal;
+  /** The business whose catalog version was read for this request (see PosService.refreshCaches). */
+  catalogCurrent?: string;
 }
 
 /** Collects infrastructure failures that a tool swallowed into a tool result, so the layer can answer 503 instead. */

@@ -189,6 +189,15 @@ export class LegacySessionLayer {
     return this.servers?.has(sessionId) ?? false;
   }
 
+  /**
+   * The active business a session had at its last request here, when this instance caches its server for this
+   * user: the catalog whose version the request reads next to its rate check. Only a guess (the session's
+   * business may have changed elsewhere); a wrong one costs a database read.
+   */
+  lastActiveBusiness(sessionId: string, uid: string): string | undefined {
+    return this.servers?.lastActiveBusiness(sessionId, uid);
+  }
+
   /** Drops every cached server (shutdown). */
   dispose(): void {
     this.servers?.close();
@@ -331,6 +340,8 @@ export class LegacySessionLayer {
     call.sink = sink;
     if (record.activeBusinessId) call.session.activeBusinessId = record.activeBusinessId;
     else delete call.session.activeBusinessId;
+    if (req.catalogCurrent) call.session.catalogCurrent = req.catalogCurrent;
+    else delete call.session.catalogCurrent;
     let reusable = false;
     try {
       const response = await transport.handleRequest(requestInfo(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });

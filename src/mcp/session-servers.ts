@@ -112,6 +112,12 @@ export class SessionServers {
     return this.#slots.get(sessionId)?.entry !== undefined;
   }
 
+  /** The active business the session's server was last told, if it is cached for this user. */
+  lastActiveBusiness(sessionId: string, uid: string): string | undefined {
+    const entry = this.#slots.get(sessionId)?.entry;
+    return entry?.uid === uid ? entry.call.session.activeBusinessId : undefined;
+  }
+
   /** Sessions known here (with or without a built server). */
   get count(): number {
     return this.#slots.size;

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
+import { addMembership, removeMembership } from '../../src/db/memberships-repo.js';
 import { DEMO } from '../../src/db/seed.js';
-import { startInstances, type Instances } from '../helpers/instances.js';
+import { announceMembershipChange } from '../../src/state/announce-change.js';
+import { openSharedDb, startInstances, type Instances } from '../helpers/instances.js';
 import { baseHeaders, callTool, openSession, structured, toolError } from '../helpers/mcp-http.js';
 
 /**
@@ -115,5 +117,43 @@ describe('cached session servers across two instances', () => {
     const replies = await Promise.all(Array.from({ length: 8 }, () => callTool(A, it.keys.demo, sid, 'get_active_business')));
     for (const r of replies) assert.equal(structured(r).active_business.id, DEMO.businesses.coffee);
     assert.equal(cachedOnA(sid), true);
+  });
+
+  test('stock taken by a checkout on B is what A checks against at its next cart change', async () => {
+    const sid = await cachedSession();
+    structured(await callTool(A, it.keys.demo, sid, 'set_active_business', { business_id: DEMO.businesses.coffee }));
+    const sku = 'COF-LATTE-12';
+    const before = structured(await callTool(A, it.keys.demo, sid, 'add_item_to_cart', { sku, quantity: 1, cart_id: 'stock-a' })).lines[0].available_stock;
+    // Read again on A: the row A keeps now.
+    assert.equal(structured(await callTool(A, it.keys.demo, sid, 'add_item_to_cart', { sku, quantity: 1, cart_id: 'stock-a' })).lines[0].available_stock, before);
+    const other = await openSession(B, it.keys.demo);
+    structured(await callTool(B, it.keys.demo, other, 'set_active_business', { business_id: DEMO.businesses.coffee }));
+    structured(await callTool(B, it.keys.demo, other, 'add_item_to_cart', { sku, quantity: 3, cart_id: 'stock-b' }));
+    assert.equal(structured(await callTool(B, it.keys.demo, other, 'checkout', { cart_id: 'stock-b', idempotency_key: `stock-${sid}` })).created, true);
+    const after = structured(await callTool(A, it.keys.demo, sid, 'add_item_to_cart', { sku, quantity: 1, cart_id: 'stock-a' })).lines[0].available_stock;
+    assert.equal(after, before - 3);
+  });
+
+  test('a membership removed by `flowpos-mcp member remove` is seen by the next request on every instance', async () => {
+    const sid = await cachedSession();
+    const config = it.servers[0]!.config;
+    const db = await openSharedDb(it.databaseUrl!);
+    const ids = async (url: string) => structured(await callTool(url, it.keys.demo, sid, 'list_businesses')).businesses.map((b: { id: string }) => b.id).sort();
+    try {
+      assert.deepEqual(await ids(A), [DEMO.businesses.bakery, DEMO.businesses.coffee].sort());
+      assert.deepEqual(await ids(B), [DEMO.businesses.bakery, DEMO.businesses.coffee].sort());
+      // What the command does: the database row, then the version every instance reads.
+      assert.equal(await removeMembership(db, { userId: DEMO.users.demo, businessId: DEMO.businesses.bakery }), true);
+      await announceMembershipChange(config, DEMO.users.demo);
+      assert.deepEqual(await ids(A), [DEMO.businesses.coffee]);
+      assert.deepEqual(await ids(B), [DEMO.businesses.coffee]);
+      const err = toolError(await callTool(A, it.keys.demo, sid, 'set_active_business', { business_id: DEMO.businesses.bakery }));
+      assert.equal(err.code, 'business_not_found');
+    } finally {
+      await addMembership(db, { userId: DEMO.users.demo, businessId: DEMO.businesses.bakery, role: 'owner' });
+      await announceMembershipChange(config, DEMO.users.demo);
+      await db.close();
+    }
+    assert.deepEqual(await ids(A), [DEMO.businesses.bakery, DEMO.businesses.coffee].sort(), 'and an added one too');
   });
 });
