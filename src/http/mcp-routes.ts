@@ -7,6 +7,7 @@ import type { LegacySessionLayer, SessionPrefetch } from '../mcp/legacy-sessions
 import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
 import { isJsonAnswer, type JsonAnswer } from '../mcp/json-answer.js';
+import { RequestHeaders } from '../mcp/request-headers.js';
 import { AppError } from '../errors.js';
 import { checkHostAndOrigin } from './guards.js';
 
@@ -91,23 +92,28 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
     if (current !== undefined) request.catalogCurrent = current;
   });
 
+  const url = `${config.publicUrl}${MCP_PATH}`;
   const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {
-    const abort = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value === undefined) continue;
-      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
+    // The abort signal (and its listener on the socket) only for the requests that read it: streams and one-off
+    // servers, not the JSON answers of cached session servers.
+    let abort: AbortController | undefined;
     return {
       method: request.method,
-      url: `${config.publicUrl}${MCP_PATH}`,
-      headers,
+      url,
+      headers: new RequestHeaders(request.headers),
       body: request.body,
       principal: request.principal!,
-      signal: abort.signal,
+      get signal() {
+        if (!abort) {
+          const controller = (abort = new AbortController());
+          if (reply.raw.destroyed && !reply.raw.writableFinished) controller.abort();
+          else
+            reply.raw.on('close', () => {
+              if (!reply.raw.writableFinished) controller.abort();
+            });
+        }
+        return abort.signal;
+      },
       ...(request.catalogCurrent !== undefined ? { catalogCurrent: request.catalogCurrent } : {}),
     };
   };

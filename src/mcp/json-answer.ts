@@ -1,6 +1,4 @@
 import {
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
   WebStandardStreamableHTTPServerTransport,
   type JSONRPCMessage,
   type McpServer,
@@ -25,6 +23,11 @@ export function jsonAnswer(message: unknown, headers: Record<string, string> = {
 
 export function isJsonAnswer(value: unknown): value is JsonAnswer {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'json' && !(value instanceof Response);
+}
+
+function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+  const m = message as { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
+  return m.method === undefined && (typeof m.id === 'string' || typeof m.id === 'number') && (m.result !== undefined || m.error !== undefined);
 }
 
 /** The transport's bookkeeping of a JSON-mode exchange (fields of the SDK class, not part of its typed API). */
@@ -63,7 +66,9 @@ export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTranspor
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    // A response of our own server (built by the SDK, not by a client): its shape is enough, no schema parse of
+    // the whole result needed.
+    if (isResponse(message)) {
       const internals = this as unknown as JsonModeInternals;
       const streamId = internals._requestToStreamMapping?.get(message.id);
       const stream = streamId === undefined ? undefined : internals._streamMapping?.get(streamId);
@@ -85,7 +90,15 @@ export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTranspor
  * A plain object instead of a web `Request`, whose construction copies the headers and links a new AbortSignal.
  */
 export function requestInfo(req: McpHttpRequest): Request {
-  return { method: 'POST', url: req.url, headers: req.headers, signal: req.signal ?? new AbortController().signal } as unknown as Request;
+  // The signal only when someone reads it: the JSON path of the transport never does.
+  return {
+    method: 'POST',
+    url: req.url,
+    headers: req.headers,
+    get signal() {
+      return req.signal ?? new AbortController().signal;
+    },
+  } as unknown as Request;
 }
 
 /**

@@ -1,6 +1,4 @@
 import {
-  isJSONRPCNotification,
-  isJSONRPCRequest,
   isJSONRPCResponse,
   SUPPORTED_PROTOCOL_VERSIONS,
   WebStandardStreamableHTTPServerTransport,
@@ -15,6 +13,7 @@ import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest 
 import { closeAnsweredServer, jsonAnswer, JsonAnswerTransport, requestInfo, type JsonAnswer } from './json-answer.js';
 import { routeOutboundRequests } from './outbound-requests.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
+import { messageKind } from './message-kind.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
 import type { UserEvents } from './user-events.js';
 import { openSessionStream, type OpenStream } from './sse-stream.js';
@@ -103,8 +102,8 @@ export class LegacySessionLayer {
     if (version !== undefined && !SUPPORTED.has(version)) return undefined;
     if (method === 'POST') {
       if (Array.isArray(body) || body === undefined) return undefined;
-      if (isJSONRPCRequest(body) && body.method === 'initialize') return undefined;
-      if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) return undefined;
+      const kind = messageKind(body);
+      if (kind === 'invalid' || (kind === 'request' && (body as JSONRPCRequest).method === 'initialize')) return undefined;
     } else if (method !== 'GET' && method !== 'DELETE') return undefined;
     const record = this.opts.sessions.touch(id, hints.principal && renewalOf(hints.principal));
     // Awaited later unless the request is refused first (e.g. rate-limited): never an unhandled rejection.
@@ -117,22 +116,24 @@ export class LegacySessionLayer {
     const body = req.body;
     if (Array.isArray(body)) throw new AppError('batch_not_supported');
     if (!acceptsBoth(req.headers)) throw new AppError('not_acceptable');
-    if (isJSONRPCRequest(body) && body.method === 'initialize') return this.initialize(req, body);
-    if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) {
+    // The SDK's guards, once per body (the strict JSON-RPC schemas exclude each other).
+    const kind = messageKind(body);
+    if (kind === 'request' && (body as JSONRPCRequest).method === 'initialize') return this.initialize(req, body as JSONRPCRequest);
+    if (kind === 'invalid') {
       throw new AppError('invalid_request');
     }
 
     const record = await this.loadSession(req, prefetched);
-    if (isJSONRPCResponse(body)) {
+    if (kind === 'response') {
       // An answer to a server→client request: the instance that asked is listening on the session bus.
       await this.opts.events.bus.publish(record.id, { kind: 'reply', message: body as unknown as Record<string, unknown> });
       return new Response(null, { status: 202 });
     }
-    if (!isJSONRPCRequest(body)) {
+    if (kind !== 'request') {
       // Notifications need no server: `initialized` changes nothing we store.
       return new Response(null, { status: 202 });
     }
-    return this.serve(req, body, record);
+    return this.serve(req, body as JSONRPCRequest, record);
   }
 
   async get(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
@@ -421,7 +422,7 @@ export class LegacySessionLayer {
   }
 
   private webRequest(req: McpHttpRequest): Request {
-    return new Request(req.url, { method: 'POST', headers: req.headers, ...(req.signal ? { signal: req.signal } : {}) });
+    return new Request(req.url, { method: 'POST', headers: req.headers.web(), ...(req.signal ? { signal: req.signal } : {}) });
   }
 }
 
