@@ -163,8 +163,9 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   let shuttingDown = false;
   installErrorHandling(app, { resourceMetadataUrl: resourceMetadataUrl(config.publicUrl), scopes: ALL_SCOPES });
   // Requests still running when shutdown began are answered, and their connections closed after them.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   await app.register(cors, {
     origin: (origin, cb) => cb(null, !origin || !config.allowedOrigins || config.allowedOrigins.includes(origin) || isLoopbackOrigin(origin)),
