@@ -12,7 +12,7 @@ import { VersionTags } from './version-tags.js';
  * its transaction locks and re-reads every row, and is what decides.
  */
 export class CatalogCache {
-  private readonly businesses = new Map<string, { version: number; rows: Map<string, { at: number; product: Product | null }> }>();
+  private readonly businesses = new Map<string, { version: string; rows: Map<string, { at: number; product: Product | null }> }>();
   private readonly versions = new VersionTags();
 
   constructor(
@@ -22,7 +22,7 @@ export class CatalogCache {
   ) {}
 
   /** The business's catalog version as a request read it; a moved one drops what was cached of the business. */
-  observe(businessId: string, version: number): void {
+  observe(businessId: string, version: string): void {
     if (this.versions.observe(businessId, version)) this.businesses.delete(businessId);
   }
 

@@ -17,7 +17,7 @@ export interface MembershipView {
  * add/remove` is seen on the next request on every instance.
  */
 export class MembershipCache {
-  private readonly entries = new Map<string, { at: number; version: number; businesses: MembershipView[] }>();
+  private readonly entries = new Map<string, { at: number; version: string; businesses: MembershipView[] }>();
   private readonly versions = new VersionTags();
 
   constructor(
@@ -26,7 +26,7 @@ export class MembershipCache {
   ) {}
 
   /** The user's membership version as a request read it; a moved one makes the user's entry stale. */
-  observe(userId: string, version: number): void {
+  observe(userId: string, version: string): void {
     if (this.versions.observe(userId, version)) this.entries.delete(userId);
   }
 

@@ -4,7 +4,7 @@ import { closeRedisClient, connectRedisClient, createRedisClient, createRedisClu
 import { RedisVersionStore } from './redis-version-store.js';
 
 /**
- * Tells every running instance, through the version counters in Redis, that a user's memberships changed (a command
+ * Tells every running instance, through the versions in Redis, that a user's memberships changed (a command
  * run outside the servers, e.g. `flowpos-mcp member add`). Without Redis there is nothing to tell: the embedded
  * setup is one instance, whose membership cache is bounded by CATALOG_CACHE_SECONDS.
  */

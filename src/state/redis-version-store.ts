@@ -1,8 +1,12 @@
+import { newVersion } from './memory-version-store.js';
 import type { KeySpace } from './keys.js';
 import type { StateRedis } from './redis-client.js';
 import type { VersionStore } from './version-store.js';
 
-/** The counters as fields of one hash (`<prefix>pos:versions`, see keys.ts): a read is one HMGET, a bump one HINCRBY. */
+/** Longer than any cache that compares against it; refreshed by every bump. */
+const VERSIONS_TTL_MS = 86_400_000;
+
+/** The versions as fields of one hash (`<prefix>pos:versions`, see keys.ts): a read is one HMGET, a bump one HSET. */
 export class RedisVersionStore implements VersionStore {
   readonly #client: StateRedis;
   readonly #keys: KeySpace;
@@ -12,18 +16,26 @@ export class RedisVersionStore implements VersionStore {
     this.#keys = keys;
   }
 
-  async read(userId: string, businessId?: string): Promise<{ memberships: number; catalog?: number }> {
+  async read(userId: string, businessId?: string): Promise<{ memberships: string; catalog?: string }> {
     const user = this.#keys.membershipVersionField(userId);
     const fields = businessId === undefined ? [user] : [user, this.#keys.catalogVersionField(businessId)];
     const [memberships, catalog] = (await this.#client.hmGet(this.#keys.cacheVersions(), fields)) as (string | null)[];
-    return { memberships: Number(memberships ?? 0), ...(businessId === undefined ? {} : { catalog: Number(catalog ?? 0) }) };
+    return { memberships: memberships ?? '', ...(businessId === undefined ? {} : { catalog: catalog ?? '' }) };
   }
 
-  async bumpCatalog(businessId: string): Promise<number> {
-    return Number(await this.#client.hIncrBy(this.#keys.cacheVersions(), this.#keys.catalogVersionField(businessId), 1));
+  bumpCatalog(businessId: string): Promise<string> {
+    return this.bump(this.#keys.catalogVersionField(businessId));
   }
 
-  async bumpMemberships(userId: string): Promise<number> {
-    return Number(await this.#client.hIncrBy(this.#keys.cacheVersions(), this.#keys.membershipVersionField(userId), 1));
+  bumpMemberships(userId: string): Promise<string> {
+    return this.bump(this.#keys.membershipVersionField(userId));
+  }
+
+  private async bump(field: string): Promise<string> {
+    const key = this.#keys.cacheVersions();
+    const version = newVersion();
+    // One key: a MULTI on its slot, so the TTL is never missing from a written hash.
+    await this.#client.multi().hSet(key, field, version).pExpire(key, VERSIONS_TTL_MS).exec();
+    return version;
   }
 }
