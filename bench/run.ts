@@ -23,7 +23,7 @@ import { Http, runCount, runPhase, type PhaseOptions, type PhaseResult } from '.
 import { calibrate } from './support/calibrate.js';
 import { canPin, pinPid, procCpuSeconds, procRss } from './support/pin.js';
 import { evaluateTargets, renderMarkdown, renderText, type BenchResult, type SystemResult } from './support/report.js';
-import { chooseActiveBusiness, legacyToolStep, modernToolStep, openSession, setupSession } from './support/scenarios.js';
+import { agentStep, chooseActiveBusiness, legacyToolStep, modernToolStep, openSession, setupSession } from './support/scenarios.js';
 import { startSystem, SYSTEMS, type RunningSystem, type SystemId } from './support/systems.js';
 
 const { values: args } = parseArgs({
@@ -273,6 +273,14 @@ async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Pro
           const s = await openSession(http, key);
           return 'error' in s ? s.error : null;
         },
+      });
+      out.agentSteps = await phase('agent steps (ADK-style)', {
+        name: 'agent steps',
+        vus: settings.connections,
+        warmupMs: settings.warmupMs,
+        durationMs: settings.opensMs,
+        setup: async () => undefined,
+        step: agentStep(http, key),
       });
     }
 

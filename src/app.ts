@@ -28,6 +28,7 @@ import { LegacySessionLayer } from './mcp/legacy-sessions.js';
 import { ModernLayer } from './mcp/modern-handler.js';
 import { SessionEvents } from './mcp/session-events.js';
 import { UserEvents } from './mcp/user-events.js';
+import { CatalogCache } from './pos/catalog-cache.js';
 import { MembershipCache } from './pos/membership-cache.js';
 import { PosService } from './pos/pos-service.js';
 import { checkoutMayConfirm, createPosServerFactory } from './pos/server-factory.js';
@@ -53,8 +54,6 @@ export interface FlowposServer {
    */
   close(): Promise<void>;
 }
-
-const MEMBERSHIP_CACHE_MS = 5_000;
 
 /** What a caller may swap in besides Config (tests: where log lines go, where spans go). */
 export interface FlowposServerOptions {
@@ -118,7 +117,14 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   };
   const oauth = createOAuth(config, db, stores, { ...(options.clientMetadataCa ? { clientMetadataCa: options.clientMetadataCa } : {}), onEvent: onOAuthEvent });
   const authenticator = createAuthenticator(apiKeys, oauth.accessTokens);
-  const pos = new PosService({ db, carts: stores.carts, preferences: stores.preferences, memberships: new MembershipCache(db, MEMBERSHIP_CACHE_MS) });
+  const pos = new PosService({
+    db,
+    carts: stores.carts,
+    preferences: stores.preferences,
+    memberships: new MembershipCache(db, config.catalogCacheMs),
+    catalog: new CatalogCache(db, stores.versions, config.catalogCacheMs),
+    versions: stores.versions,
+  });
   const factory = createPosServerFactory(pos, {
     maxLineQuantity: config.cartMaxLineQuantity,
     confirmCheckout: config.checkoutConfirm,
@@ -142,6 +148,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     },
     toFailure: firstInfraFailure,
     ...(metrics ? { metrics } : {}),
+    serverCache: config.sessionCache,
   });
   const modern = new ModernLayer({
     factory,
@@ -156,8 +163,9 @@ export async function createFlowposServer(config: Config, options: FlowposServer
   let shuttingDown = false;
   installErrorHandling(app, { resourceMetadataUrl: resourceMetadataUrl(config.publicUrl), scopes: ALL_SCOPES });
   // Requests still running when shutdown began are answered, and their connections closed after them.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   await app.register(cors, {
     origin: (origin, cb) => cb(null, !origin || !config.allowedOrigins || config.allowedOrigins.includes(origin) || isLoopbackOrigin(origin)),
@@ -191,7 +199,14 @@ export async function createFlowposServer(config: Config, options: FlowposServer
     ],
     isShuttingDown: () => shuttingDown,
   });
-  await app.register(mcpRoutes, { config, authenticator, legacy, modern, ...(beforeCall ? { beforeCall } : {}) });
+  await app.register(mcpRoutes, {
+    config,
+    authenticator,
+    legacy,
+    modern,
+    refreshCaches: (userId, businessId) => pos.refreshCaches(userId, businessId),
+    ...(beforeCall ? { beforeCall } : {}),
+  });
   // Public by design (discovery and the token endpoint are how a client gets a credential); its own plugin, so the
   // /mcp gate above never applies to it.
   const registrationsPerHour = config.oauth.signIn?.registrationsPerHour ?? 0;
@@ -246,6 +261,7 @@ export async function createFlowposServer(config: Config, options: FlowposServer
           }),
         );
         await modern.close().catch(() => {});
+        legacy.dispose();
         await step('api keys', () => apiKeys.close());
         await step('redis', () => stores.close());
         await step('database', () => db.close());

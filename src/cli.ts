@@ -11,6 +11,7 @@ import { seedDemo } from './db/seed.js';
 import { addMembership, removeMembership } from './db/memberships-repo.js';
 import { ensureUser } from './db/users-repo.js';
 import { ensureDemoKey } from './demo-key.js';
+import { announceMembershipChange } from './state/announce-change.js';
 
 const USAGE = `Usage: flowpos-mcp <command> [options]
 
@@ -210,10 +211,13 @@ async function member(config: Config, args: string[]): Promise<number> {
         process.stderr.write(`No business ${values.business}.\n`);
         return 1;
       }
+      await announceMembershipChange(config, values.user!);
       process.stdout.write(`${values.user} is now ${role} of ${values.business}.\n`);
       return 0;
     }
     const done = await removeMembership(db, { userId: values.user!, businessId: values.business! });
+    // Running instances stop using the user's cached businesses at their next request.
+    if (done) await announceMembershipChange(config, values.user!);
     process.stderr.write(done ? `Removed ${values.user} from ${values.business}.\n` : `${values.user} was not a member of ${values.business}.\n`);
     return done ? 0 : 1;
   });

@@ -39,6 +39,9 @@ const EnvSchema = z.object({
   MIGRATE_ON_START: bool.default(true),
 
   MCP_SESSION_IDLE_TTL_SECONDS: int(10, 30 * 86400).default(3600),
+  MCP_SESSION_CACHE_SIZE: int(0, 1_000_000).default(2000),
+  MCP_SESSION_CACHE_IDLE_SECONDS: int(1, 86400).default(300),
+  CATALOG_CACHE_SECONDS: int(0, 3600).default(5),
   MCP_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   MCP_ALLOWED_ORIGINS: list.optional(),
   MCP_ALLOWED_HOSTS: list.optional(),
@@ -104,6 +107,17 @@ export interface Config {
   /** Embedded, non-production runs seed the demo data and print a demo key so a newcomer can try it at once. */
   demoSeed: boolean;
   sessionIdleTtlMs: number;
+  /**
+   * Connected SDK servers kept per instance for the 2025-era sessions it served lately (an LRU of at most `size`,
+   * each dropped after `idleMs` unused); 0 keeps none. Only a cache: every request still loads the session from
+   * the store, and any instance rebuilds what it lacks.
+   */
+  sessionCache: { size: number; idleMs: number };
+  /**
+   * How long an instance may reuse a catalog row or a membership list it read. Changes made through this service
+   * reach every instance at once (a version in Redis); writes by others to the database are seen within this. 0: no cache.
+   */
+  catalogCacheMs: number;
   maxBodyBytes: number;
   /**
    * Origins allowed besides loopback ones (http://localhost:* and the like are always allowed: a page on
@@ -220,6 +234,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     migrateOnStart: e.MIGRATE_ON_START,
     demoSeed: e.DEMO_SEED ?? (!production && !e.DATABASE_URL),
     sessionIdleTtlMs: e.MCP_SESSION_IDLE_TTL_SECONDS * 1000,
+    sessionCache: { size: e.MCP_SESSION_CACHE_SIZE, idleMs: e.MCP_SESSION_CACHE_IDLE_SECONDS * 1000 },
+    catalogCacheMs: e.CATALOG_CACHE_SECONDS * 1000,
     maxBodyBytes: e.MCP_MAX_BODY_BYTES,
     allowedOrigins,
     allowedHosts,

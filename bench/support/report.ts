@@ -23,6 +23,8 @@ export interface SystemResult {
   single?: PhaseResult;
   modern?: PhaseResult;
   opens?: PhaseResult;
+  /** ADK-style agent steps: initialize + notifications/initialized + one tools/call + DELETE each. */
+  agentSteps?: PhaseResult;
   /** CPU per 2025-era tool call (many connections), in µs: the server process(es), Redis, PostgreSQL backends. */
   cpuPerCall?: { serverUs: number; redisUs: number | null; postgresUs: number | null };
   /** Commands Redis executed per tool call, those inside Lua scripts included (INFO commandstats). */
@@ -153,6 +155,10 @@ function rows(result: BenchResult): Row[] {
     },
     { label: 'p50 / p99 latency, 2026-07-28 (ms)', cell: (s) => (s.modern ? `${fmtNum(s.modern.p50Ms, 2)} / ${fmtNum(s.modern.p99Ms, 2)}` : '–') },
     { label: 'session opens/s (initialize + initialized) (× baseline)', cell: (s) => withRatio(fmtNum(s.opens?.perSecond), ratio(s.opens?.perSecond, base?.opens?.perSecond)) },
+    {
+      label: 'ADK-style agent steps/s (initialize + initialized + tools/call + DELETE) (× baseline)',
+      cell: (s) => withRatio(fmtNum(s.agentSteps?.perSecond), ratio(s.agentSteps?.perSecond, base?.agentSteps?.perSecond)),
+    },
     {
       label: `heap per idle session (× baseline)`,
       cell: (s) => withRatio(fmtBytes(s.idle?.heapPerSessionBytes), ratio(s.idle?.heapPerSessionBytes, base?.idle?.heapPerSessionBytes)),

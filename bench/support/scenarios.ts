@@ -46,6 +46,25 @@ export function legacyToolStep(http: Http, key: string | undefined) {
   };
 }
 
+/**
+ * One step of an agent built on Google's ADK as it drives MCP over 2025-era sessions: a session per tool call —
+ * initialize, notifications/initialized, the call, then DELETE.
+ */
+export function agentStep(http: Http, key: string | undefined) {
+  return async (vu: number) => {
+    const s = await openSession(http, key);
+    if ('error' in s) return s.error;
+    const id = rpcId();
+    const reply = await http.post('/mcp', sessionHeaders(key, s.sessionId), toolCallBody(id, TOOL, { sku: SKU, quantity: 1, cart_id: `a${vu}` }));
+    const problem = checkToolResult(reply, id);
+    if (problem) return problem;
+    // No body, so no Content-Type (Fastify, under the baseline, refuses an empty JSON body).
+    const { 'content-type': _json, ...headers } = sessionHeaders(key, s.sessionId);
+    const closed = await http.send('DELETE', '/mcp', headers);
+    return closed.status === 200 || closed.status === 204 ? null : `DELETE answered ${closed.status} ${closed.text.slice(0, 200)}`;
+  };
+}
+
 export function modernToolStep(http: Http, key: string | undefined) {
   return async (_vu: number, cartId: string) => {
     const id = rpcId();

@@ -7,6 +7,7 @@ import type { LegacySessionLayer, SessionPrefetch } from '../mcp/legacy-sessions
 import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
 import { isJsonAnswer, type JsonAnswer } from '../mcp/json-answer.js';
+import { RequestHeaders } from '../mcp/request-headers.js';
 import { AppError } from '../errors.js';
 import { rateLimitedToolResult } from './rate-limit.js';
 import { checkHostAndOrigin } from './guards.js';
@@ -18,6 +19,11 @@ export interface McpRoutesOptions {
   modern: ModernLayer;
   /** Runs after authentication and body parsing, before the call is served (the rate limit); throws to refuse. */
   beforeCall?: (request: FastifyRequest) => Promise<void>;
+  /**
+   * Reads the versions of what the instance caches for this user (and this business's catalog), in the same turn as
+   * the rate check and the session load; resolves with the business whose catalog version it read. Never rejects.
+   */
+  refreshCaches?: (userId: string, businessId?: string) => Promise<string | undefined>;
 }
 
 declare module 'fastify' {
@@ -27,6 +33,8 @@ declare module 'fastify' {
     mcp?: { era?: 'legacy' | 'modern'; method?: string; tool?: string; sessionId?: string };
     /** The 2025-era session load started next to the rate check (see LegacySessionLayer.prefetch). */
     sessionPrefetch?: SessionPrefetch;
+    /** The business whose catalog version was read for this request. */
+    catalogCurrent?: string;
   }
 }
 
@@ -74,33 +82,49 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
         body,
       });
     }
+    // Also in this turn: one more command in the same write, not another round trip.
+    const principal = request.principal;
+    const sessionIdForGuess = request.mcp.era === 'legacy' && typeof sessionId === 'string' ? sessionId : undefined;
+    const refreshed = principal
+      ? opts.refreshCaches?.(principal.uid, sessionIdForGuess === undefined ? undefined : legacy.lastActiveBusiness(sessionIdForGuess, principal.uid))
+      : undefined;
     try {
       await opts.beforeCall?.(request);
     } catch (err) {
+      // A refused request serves nothing, so the version read is not waited for (nor left to reject unheard).
+      refreshed?.catch(() => {});
       const answer = rateLimitedToolResult(err, body);
       if (!answer) throw err;
       request.errorCode = 'rate_limited';
       return reply.code(200).headers(answer.headers).send(answer.body);
     }
+    const current = await refreshed;
+    if (current !== undefined) request.catalogCurrent = current;
   });
 
+  const url = `${config.publicUrl}${MCP_PATH}`;
   const toMcp = (request: FastifyRequest, reply: FastifyReply): McpHttpRequest => {
-    const abort = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value === undefined) continue;
-      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
+    // The abort signal (and its listener on the socket) only for the requests that read it: streams and one-off
+    // servers, not the JSON answers of cached session servers.
+    let abort: AbortController | undefined;
     return {
       method: request.method,
-      url: `${config.publicUrl}${MCP_PATH}`,
-      headers,
+      url,
+      headers: new RequestHeaders(request.headers),
       body: request.body,
       principal: request.principal!,
-      signal: abort.signal,
+      get signal() {
+        if (!abort) {
+          const controller = (abort = new AbortController());
+          if (reply.raw.destroyed && !reply.raw.writableFinished) controller.abort();
+          else
+            reply.raw.on('close', () => {
+              if (!reply.raw.writableFinished) controller.abort();
+            });
+        }
+        return abort.signal;
+      },
+      ...(request.catalogCurrent !== undefined ? { catalogCurrent: request.catalogCurrent } : {}),
     };
   };
 

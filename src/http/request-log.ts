@@ -31,9 +31,11 @@ export function installRequestLog(app: FastifyInstance, opts: RequestLogOptions 
   // Each request's logger becomes a pino child only when it writes (routes registered after this get it).
   app.setChildLoggerFactory(lazyChildLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
 
-  app.addHook('onRequest', async (request) => {
+  // Hooks on every request take a callback rather than returning a promise: one allocation less each.
+  app.addHook('onRequest', (request, _reply, done) => {
     const trace = incomingTrace(request.headers);
     if (trace) request.traceContext = trace;
+    done();
   });
 
   app.addHook('onError', async (request, _reply, error) => {
@@ -68,17 +70,31 @@ export function installRequestLog(app: FastifyInstance, opts: RequestLogOptions 
  * onResponse hook, yet the request still deserves its log line, its count and its span.
  */
 export function onRequestDone(app: FastifyInstance, fn: (request: FastifyRequest, reply: FastifyReply) => void): void {
+  // Every caller on one instance shares one pair of hooks and one 'close' listener per request.
+  const known = doneHandlers.get(app);
+  if (known) {
+    known.push(fn);
+    return;
+  }
+  const handlers = [fn];
+  doneHandlers.set(app, handlers);
   const done = new WeakSet<FastifyRequest>();
   const once = (request: FastifyRequest, reply: FastifyReply) => {
     if (done.has(request)) return;
     done.add(request);
-    fn(request, reply);
+    for (const handler of handlers) handler(request, reply);
   };
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, next) => {
     reply.raw.once('close', () => once(request, reply));
+    next();
   });
-  app.addHook('onResponse', async (request, reply) => once(request, reply));
+  app.addHook('onResponse', (request, reply, next) => {
+    once(request, reply);
+    next();
+  });
 }
+
+const doneHandlers = new WeakMap<FastifyInstance, ((request: FastifyRequest, reply: FastifyReply) => void)[]>();
 
 /** Cloud Logging's HttpRequest: https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#HttpRequest */
 function httpRequestFields(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {

@@ -25,6 +25,8 @@ export interface McpCallContext {
 export interface McpSessionHandle {
   id: string;
   activeBusinessId?: string;
+  /** The business whose catalog version this request read: cached catalog rows of it may be used. */
+  catalogCurrent?: string;
   /** Records the session's active business where every instance sees it on the next request. */
   setActiveBusiness(businessId: string): Promise<void>;
   /** Sends a server→client message on the session's GET stream, wherever that stream is held. */

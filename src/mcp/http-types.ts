@@ -1,14 +1,17 @@
 import type { Principal } from '../auth/principal.js';
+import type { RequestHeaders } from './request-headers.js';
 
 /** One /mcp request after the HTTP layer has checked Host/Origin, authenticated it and parsed its body. */
 export interface McpHttpRequest {
   method: string;
   url: string;
-  headers: Headers;
+  headers: RequestHeaders;
   body?: unknown;
   principal: Principal;
   /** Aborts when the client goes away. */
   signal?: AbortSignal;
+  /** The business whose catalog version was read for this request (see PosService.refreshCaches). */
+  catalogCurrent?: string;
 }
 
 /** Collects infrastructure failures that a tool swallowed into a tool result, so the layer can answer 503 instead. */
@@ -17,15 +20,15 @@ export interface FailureSink {
 }
 
 /** The media types an Accept header lists, parameters dropped ("application/json-seq" is not "application/json"). */
-function acceptedTypes(headers: Headers): Set<string> {
+function acceptedTypes(headers: RequestHeaders): Set<string> {
   return new Set((headers.get('accept') ?? '').split(',').map((range) => range.split(';')[0]!.trim().toLowerCase()));
 }
 
-export function acceptsBoth(headers: Headers): boolean {
+export function acceptsBoth(headers: RequestHeaders): boolean {
   const types = acceptedTypes(headers);
   return types.has('application/json') && types.has('text/event-stream');
 }
 
-export function acceptsEventStream(headers: Headers): boolean {
+export function acceptsEventStream(headers: RequestHeaders): boolean {
   return acceptedTypes(headers).has('text/event-stream');
 }

@@ -1,6 +1,4 @@
 import {
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
   WebStandardStreamableHTTPServerTransport,
   type JSONRPCMessage,
   type McpServer,
@@ -27,6 +25,11 @@ export function isJsonAnswer(value: unknown): value is JsonAnswer {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'json' && !(value instanceof Response);
 }
 
+function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+  const m = message as { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
+  return m.method === undefined && (typeof m.id === 'string' || typeof m.id === 'number') && (m.result !== undefined || m.error !== undefined);
+}
+
 /** The transport's bookkeeping of a JSON-mode exchange (fields of the SDK class, not part of its typed API). */
 interface JsonModeInternals {
   _requestToStreamMapping?: Map<unknown, string>;
@@ -47,12 +50,25 @@ const CAPTURED = Symbol('json answer captured') as unknown as Response;
 export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTransport {
   answer: JSONRPCMessage | undefined;
 
-  constructor() {
-    super({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  /**
+   * Without `sessionId`, the SDK's stateless mode: one request per transport. With it, the SDK's sessionful mode
+   * for a session whose handshake is stored elsewhere (any instance may have answered it): the transport starts
+   * initialized under that id, checks every request's Mcp-Session-Id against it like the SDK's own sessions, and
+   * serves request after request (the caller reads and clears `answer` each time).
+   */
+  constructor(sessionId?: string) {
+    super({ sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId, enableJsonResponse: true });
+    if (sessionId !== undefined) {
+      // What the SDK's transport records when it answers `initialize` itself.
+      this.sessionId = sessionId;
+      (this as unknown as { _initialized: boolean })._initialized = true;
+    }
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    // A response of our own server (built by the SDK, not by a client): its shape is enough, no schema parse of
+    // the whole result needed.
+    if (isResponse(message)) {
       const internals = this as unknown as JsonModeInternals;
       const streamId = internals._requestToStreamMapping?.get(message.id);
       const stream = streamId === undefined ? undefined : internals._streamMapping?.get(streamId);
@@ -74,7 +90,15 @@ export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTranspor
  * A plain object instead of a web `Request`, whose construction copies the headers and links a new AbortSignal.
  */
 export function requestInfo(req: McpHttpRequest): Request {
-  return { method: 'POST', url: req.url, headers: req.headers, signal: req.signal ?? new AbortController().signal } as unknown as Request;
+  // The signal only when someone reads it: the JSON path of the transport never does.
+  return {
+    method: 'POST',
+    url: req.url,
+    headers: req.headers,
+    get signal() {
+      return req.signal ?? new AbortController().signal;
+    },
+  } as unknown as Request;
 }
 
 /**

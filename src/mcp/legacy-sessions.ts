@@ -1,6 +1,4 @@
 import {
-  isJSONRPCNotification,
-  isJSONRPCRequest,
   isJSONRPCResponse,
   SUPPORTED_PROTOCOL_VERSIONS,
   WebStandardStreamableHTTPServerTransport,
@@ -15,9 +13,11 @@ import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest 
 import { closeAnsweredServer, jsonAnswer, JsonAnswerTransport, requestInfo, type JsonAnswer } from './json-answer.js';
 import { routeOutboundRequests } from './outbound-requests.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
+import { messageKind } from './message-kind.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
 import type { UserEvents } from './user-events.js';
 import { openSessionStream, type OpenStream } from './sse-stream.js';
+import { SessionServers, type SessionServer } from './session-servers.js';
 
 export interface LegacySessionLayerOptions {
   sessions: SessionStore;
@@ -42,6 +42,8 @@ export interface LegacySessionLayerOptions {
   toFailure: (failures: unknown[]) => AppError | undefined;
   /** Told about session and stream events, for the metrics. */
   metrics?: SessionMetrics;
+  /** Connected servers kept for the sessions this instance serves (see SessionServers); absent or size 0: none. */
+  serverCache?: { size: number; idleMs: number };
 }
 
 /** What the session layer reports for counting: sessions opened and closed, GET streams opened and what they replayed. */
@@ -74,14 +76,20 @@ export interface PrefetchHints {
 }
 
 /**
- * 2025-era sessions without affinity: the session lives in the SessionStore and every request is served by a
- * fresh server built for it, so any instance can take any request. The SDK's own sessionful transport keeps
- * sessions in one process, which is exactly what this layer replaces.
+ * 2025-era sessions without affinity: the session lives in the SessionStore, so any instance can take any request.
+ * The SDK's own sessionful transport keeps sessions in one process, which is exactly what this layer replaces.
+ * Every request loads (and touches) its session in the store; what an instance keeps of a session it served
+ * lately is a connected server (SessionServers), reused when the store still says the session is there and whose
+ * it is, and rebuilt from the store anywhere else.
  */
 export class LegacySessionLayer {
   private readonly streams = new Set<OpenStream>();
+  private readonly servers: SessionServers | undefined;
 
-  constructor(private readonly opts: LegacySessionLayerOptions) {}
+  constructor(private readonly opts: LegacySessionLayerOptions) {
+    const cache = opts.serverCache;
+    this.servers = cache && cache.size > 0 ? new SessionServers(cache.size, cache.idleMs) : undefined;
+  }
 
   /**
    * Starts loading (and touching) the session a request names, when the request would load it, without waiting:
@@ -94,8 +102,8 @@ export class LegacySessionLayer {
     if (version !== undefined && !SUPPORTED.has(version)) return undefined;
     if (method === 'POST') {
       if (Array.isArray(body) || body === undefined) return undefined;
-      if (isJSONRPCRequest(body) && body.method === 'initialize') return undefined;
-      if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) return undefined;
+      const kind = messageKind(body);
+      if (kind === 'invalid' || (kind === 'request' && (body as JSONRPCRequest).method === 'initialize')) return undefined;
     } else if (method !== 'GET' && method !== 'DELETE') return undefined;
     const record = this.opts.sessions.touch(id, hints.principal && renewalOf(hints.principal));
     // Awaited later unless the request is refused first (e.g. rate-limited): never an unhandled rejection.
@@ -108,22 +116,24 @@ export class LegacySessionLayer {
     const body = req.body;
     if (Array.isArray(body)) throw new AppError('batch_not_supported');
     if (!acceptsBoth(req.headers)) throw new AppError('not_acceptable');
-    if (isJSONRPCRequest(body) && body.method === 'initialize') return this.initialize(req, body);
-    if (!isJSONRPCRequest(body) && !isJSONRPCNotification(body) && !isJSONRPCResponse(body)) {
+    // The SDK's guards, once per body (the strict JSON-RPC schemas exclude each other).
+    const kind = messageKind(body);
+    if (kind === 'request' && (body as JSONRPCRequest).method === 'initialize') return this.initialize(req, body as JSONRPCRequest);
+    if (kind === 'invalid') {
       throw new AppError('invalid_request');
     }
 
     const record = await this.loadSession(req, prefetched);
-    if (isJSONRPCResponse(body)) {
+    if (kind === 'response') {
       // An answer to a server→client request: the instance that asked is listening on the session bus.
       await this.opts.events.bus.publish(record.id, { kind: 'reply', message: body as unknown as Record<string, unknown> });
       return new Response(null, { status: 202 });
     }
-    if (!isJSONRPCRequest(body)) {
+    if (kind !== 'request') {
       // Notifications need no server: `initialized` changes nothing we store.
       return new Response(null, { status: 202 });
     }
-    return this.serve(req, body, record);
+    return this.serve(req, body as JSONRPCRequest, record);
   }
 
   async get(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
@@ -154,6 +164,7 @@ export class LegacySessionLayer {
   async delete(req: McpHttpRequest, prefetched?: SessionPrefetch): Promise<Response> {
     const record = await this.loadSession(req, prefetched);
     await this.opts.sessions.delete(record.id);
+    this.servers?.evict(record.id);
     this.opts.metrics?.onSessionClosed();
     // Streams of this session may be open on other instances; they end when they hear this.
     await this.opts.events.bus.publish(record.id, { kind: 'close' }).catch(() => {});
@@ -167,6 +178,30 @@ export class LegacySessionLayer {
 
   get openStreams(): number {
     return this.streams.size;
+  }
+
+  /** Sessions this instance keeps a connected server for. */
+  get cachedServers(): number {
+    return this.servers?.servers ?? 0;
+  }
+
+  /** Whether this instance keeps a connected server for the session (what its next request here would reuse). */
+  cachesServerFor(sessionId: string): boolean {
+    return this.servers?.has(sessionId) ?? false;
+  }
+
+  /**
+   * The active business a session had at its last request here, when this instance caches its server for this
+   * user: the catalog whose version the request reads next to its rate check. Only a guess (the session's
+   * business may have changed elsewhere); a wrong one costs a database read.
+   */
+  lastActiveBusiness(sessionId: string, uid: string): string | undefined {
+    return this.servers?.lastActiveBusiness(sessionId, uid);
+  }
+
+  /** Drops every cached server (shutdown). */
+  dispose(): void {
+    this.servers?.close();
   }
 
   private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response | JsonAnswer> {
@@ -206,6 +241,11 @@ export class LegacySessionLayer {
   }
 
   private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response | JsonAnswer> {
+    const stream = this.wantsStream(body, record);
+    if (!stream && this.servers) {
+      const served = await this.serveCached(this.servers, req, body, record);
+      if (served) return served;
+    }
     const sink: FailureSink = { failures: [] };
     const toolName = body.method === 'tools/call' ? (body.params as { name?: unknown } | undefined)?.name : undefined;
     const ctx: McpCallContext = {
@@ -217,7 +257,6 @@ export class LegacySessionLayer {
       ...(typeof toolName === 'string' ? { toolCall: toolName } : {}),
     };
     const server = this.opts.factory(ctx);
-    const stream = this.wantsStream(body, record);
     const transport = stream
       ? new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
@@ -277,6 +316,64 @@ export class LegacySessionLayer {
     return response;
   }
 
+  /**
+   * A JSON-answered request on the session's cached server; undefined when there is none to use (see
+   * SessionServers.take) and the request takes the one-off path.
+   */
+  private async serveCached(servers: SessionServers, req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | Response | undefined> {
+    const taken = servers.take(record.id, record.principal.uid, record.createdAt);
+    if (taken === undefined) return undefined;
+    let entry: SessionServer;
+    if (taken === 'build') {
+      try {
+        entry = await this.buildSessionServer(record);
+      } catch (err) {
+        servers.abandon(record.id);
+        throw err;
+      }
+      servers.adopt(entry);
+    } else entry = taken;
+    // This request's credential (the same user's, maybe a refreshed token with other scopes), its own failure
+    // sink, and the active business as the store has it now (set_active_business may have run on another instance).
+    const sink: FailureSink = { failures: [] };
+    const { call, transport } = entry;
+    call.principal = req.principal;
+    call.sink = sink;
+    if (record.activeBusinessId) call.session.activeBusinessId = record.activeBusinessId;
+    else delete call.session.activeBusinessId;
+    if (req.catalogCurrent) call.session.catalogCurrent = req.catalogCurrent;
+    else delete call.session.catalogCurrent;
+    let reusable = false;
+    try {
+      const response = await transport.handleRequest(requestInfo(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
+      const answer = transport.answer;
+      transport.answer = undefined;
+      reusable = true;
+      const failure = this.opts.toFailure(sink.failures);
+      if (failure) throw failure;
+      // Refused by the transport itself (its own Response), or answered.
+      return answer ? jsonAnswer(answer) : response;
+    } finally {
+      servers.release(entry, reusable);
+    }
+  }
+
+  /** A full server (every tool and resource) for a session, connected to a sessionful JSON transport. */
+  private async buildSessionServer(record: SessionRecord): Promise<SessionServer> {
+    const call = {
+      era: 'legacy' as const,
+      principal: record.principal,
+      session: this.sessionHandle(record),
+      sink: { failures: [] },
+      userEvents: this.opts.userEvents,
+    };
+    const server = this.opts.factory(call);
+    const transport = new JsonAnswerTransport(record.id);
+    await server.connect(transport);
+    restoreClientState(server, record);
+    return { sessionId: record.id, uid: record.principal.uid, createdAt: record.createdAt, call, server, transport };
+  }
+
   private wantsStream(body: JSONRPCRequest, record: SessionRecord): boolean {
     if (this.opts.responseMode !== 'auto') return this.opts.responseMode === 'sse';
     const meta = (body.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
@@ -285,14 +382,15 @@ export class LegacySessionLayer {
 
   private sessionHandle(record: SessionRecord): McpSessionHandle {
     const { sessions, events } = this.opts;
+    const id = record.id;
     return {
-      id: record.id,
+      id,
       ...(record.activeBusinessId ? { activeBusinessId: record.activeBusinessId } : {}),
       async setActiveBusiness(businessId) {
-        if (!(await sessions.setActiveBusiness(record.id, businessId))) throw new AppError('session_not_found');
+        if (!(await sessions.setActiveBusiness(id, businessId))) throw new AppError('session_not_found');
       },
       async notify(message) {
-        await events.publish(record.id, STANDALONE_STREAM, { jsonrpc: '2.0', ...message });
+        await events.publish(id, STANDALONE_STREAM, { jsonrpc: '2.0', ...message });
       },
     };
   }
@@ -310,7 +408,13 @@ export class LegacySessionLayer {
       throw new AppError('unsupported_protocol_version', `Got "${version.slice(0, 40)}"; supported: ${[...SUPPORTED].join(', ')}.`);
     }
     const record = await (prefetched?.id === id ? prefetched.record : this.opts.sessions.touch(id, renewalOf(req.principal)));
-    if (!record || record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
+    if (!record) {
+      // Deleted (maybe on another instance) or expired: whatever this instance kept of it goes too.
+      this.servers?.evict(id);
+      throw new AppError('session_not_found');
+    }
+    // Another user's credential: refused, and the owner's cached server is left alone.
+    if (record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
     if (version !== null && version !== record.protocolVersion) {
       throw new AppError('protocol_version_mismatch', `This session negotiated ${record.protocolVersion}; got ${version.slice(0, 40)}.`);
     }
@@ -318,7 +422,7 @@ export class LegacySessionLayer {
   }
 
   private webRequest(req: McpHttpRequest): Request {
-    return new Request(req.url, { method: 'POST', headers: req.headers, ...(req.signal ? { signal: req.signal } : {}) });
+    return new Request(req.url, { method: 'POST', headers: req.headers.web(), ...(req.signal ? { signal: req.signal } : {}) });
   }
 }
 

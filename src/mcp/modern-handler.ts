@@ -31,7 +31,7 @@ export class ModernLayer {
 
   async post(req: McpHttpRequest): Promise<Response> {
     const sink: FailureSink = { failures: [] };
-    const request = new Request(req.url, { method: 'POST', headers: req.headers, ...(req.signal ? { signal: req.signal } : {}) });
+    const request = new Request(req.url, { method: 'POST', headers: req.headers.web(), ...(req.signal ? { signal: req.signal } : {}) });
     const options = { parsedBody: req.body, authInfo: authInfoFor(req.principal, sink) };
     if ((req.body as { method?: unknown } | undefined)?.method === 'subscriptions/listen') return this.listen(req.principal, request, options);
     const response = await this.handler.fetch(request, options);

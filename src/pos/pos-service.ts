@@ -4,6 +4,8 @@ import type { Db } from '../db/db.js';
 import { ToolError } from '../errors.js';
 import type { CartMutation, CartRef, CartSnapshot, CartStore } from '../state/cart-store.js';
 import type { PreferenceStore } from '../state/preference-store.js';
+import type { VersionStore } from '../state/version-store.js';
+import type { CatalogCache } from './catalog-cache.js';
 import { getBusinessForUser } from './business-repo.js';
 import { newCartId, sessionCartId } from './cart-id.js';
 import { getProduct, getProducts, searchProducts, suggestSkus, type Product } from './catalog-repo.js';
@@ -17,6 +19,8 @@ export interface PosActor {
   session?: {
     id: string;
     activeBusinessId?: string;
+    /** The business whose catalog version this request read (PosService.refreshCaches): its cached rows are current. */
+    catalogCurrent?: string;
     setActiveBusiness(businessId: string): Promise<void>;
   };
 }
@@ -46,11 +50,32 @@ export interface PosServiceDeps {
   carts: CartStore;
   preferences: PreferenceStore;
   memberships: MembershipCache;
+  catalog: CatalogCache;
+  versions: VersionStore;
 }
 
 /** The point-of-sale domain as an agent uses it. It knows nothing of HTTP or MCP transports. */
 export class PosService {
   constructor(private readonly deps: PosServiceDeps) {}
+
+  /**
+   * Reads the user's membership version and, when given, the business's catalog version (one command, sent with
+   * whatever else the request sends in this turn), so that what this instance cached under older versions is not
+   * used. Resolves with the business whose catalog version was read; never rejects (without versions, the caches
+   * are bypassed).
+   */
+  async refreshCaches(userId: string, businessId?: string): Promise<string | undefined> {
+    try {
+      const v = await this.deps.versions.read(userId, businessId);
+      this.deps.memberships.observe(userId, v.memberships);
+      if (businessId === undefined || v.catalog === undefined) return undefined;
+      this.deps.catalog.observe(businessId, v.catalog);
+      return businessId;
+    } catch {
+      this.deps.memberships.unknown(userId);
+      return undefined;
+    }
+  }
 
   async listBusinesses(actor: PosActor) {
     const businesses = await this.deps.memberships.list(actor.principal.uid);
@@ -85,7 +110,7 @@ export class PosService {
 
   async getProduct(actor: PosActor, sku: string) {
     const business = await this.activeBusiness(actor);
-    const product = await getProduct(this.deps.db, business.id, sku);
+    const product = await this.deps.catalog.getProduct(business.id, sku, actor.session?.catalogCurrent === business.id);
     if (!product) throw new ToolError('product_not_found', `No product with SKU "${sku}" in ${business.name}. Use search_products to find the SKU.`);
     return { business, product };
   }
@@ -184,6 +209,9 @@ export class PosService {
       }
       throw err;
     }
+    // Stock moved: every instance's cached rows of this business are stale from the next request on. A failure here
+    // (Redis gone) leaves other instances at most the cache TTL behind; the order stands either way.
+    if (placed.created) await this.deps.catalog.changed(business.id).catch(() => {});
     const cartCleared = await this.deps.carts.clear(ref, cart.version);
     return { order: placed.order, created: placed.created, cartCleared, cartId: ref.handle };
   }

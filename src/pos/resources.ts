@@ -14,7 +14,16 @@ const JSON_MIME = 'application/json';
  * Reads go through the same PosService as the tools, so tenant checks are identical.
  */
 export function registerResources(server: McpServer, call: McpCallContext, pos: PosService): void {
-  const actor: PosActor = { principal: call.principal, ...(call.session ? { session: call.session } : {}) };
+  // Read when a resource is read, not when it is registered: a session's cached server serves request after request, each
+  // with its own credential (call.principal is replaced before each one).
+  const actor: PosActor = {
+    get principal() {
+      return call.principal;
+    },
+    get session() {
+      return call.session;
+    },
+  };
   const json = (uri: URL, value: unknown, text?: string) => ({
     contents: [{ uri: uri.href, mimeType: JSON_MIME, text: JSON.stringify(value) }, ...(text ? [{ uri: uri.href, mimeType: 'text/plain', text }] : [])],
   });

@@ -29,7 +29,16 @@ export function registerTools(server: McpServer, call: McpCallContext, deps: Too
   const register = ((name: string, ...rest: unknown[]) => {
     if (only === undefined || name === only) (server.registerTool as (...args: unknown[]) => unknown).call(server, name, ...rest);
   }) as McpServer['registerTool'];
-  const actor: PosActor = { principal: call.principal, ...(call.session ? { session: call.session } : {}) };
+  // Read when a tool runs, not when it is registered: a session's cached server serves request after request, each
+  // with its own credential (call.principal is replaced before each one).
+  const actor: PosActor = {
+    get principal() {
+      return call.principal;
+    },
+    get session() {
+      return call.session;
+    },
+  };
   const run = async (fn: () => Promise<Ran>): Promise<CallToolResult> => {
     try {
       const { data, text } = await fn();

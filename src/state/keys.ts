@@ -17,6 +17,7 @@ import type { CartRef } from './cart-store.js';
  * | `<prefix>oauth:code:<sha256>`                   | hash `g` `f` (5)       | the code's lifetime (60 s); kept after redemption to see replays | RedisAuthorizationStore |
  * | `<prefix>oauth:rt:{<familyId>}`                 | hash `f` `k` `c` `j` `e` (5) | refresh idle TTL, capped by the family's absolute expiry; reset by rotation | RedisAuthorizationStore |
  * | `<prefix>oauth:rt:{<familyId>}:used`            | set of token hashes    | same as its family                                               | RedisAuthorizationStore |
+ * | `<prefix>pos:versions`                          | hash `b:<businessId>` `u:<userId>` (6) | 1 day, reset by every bump                          | RedisVersionStore |
  *
  * (1) `r` = the SessionRecord as JSON without `activeBusinessId`; `b` = activeBusinessId (absent when none);
  *     `x` = principal.expiresAt in epoch ms ('' when the credential does not expire), moved later when the same
@@ -27,6 +28,11 @@ import type { CartRef } from './cart-store.js';
  * (4) One member per admitted hit (unique: a random prefix per limiter and a counter), scored by the Redis server's clock in µs; `<bucket>` is a fixed
  *     name (`requests`, `writes`). Every bucket of a user shares the hash tag `{<userId>}`, so one script checks
  *     and charges several of them in one slot (see rate-limit.lua).
+ * (6) Versions set (HSET of a never-repeating value) by changes made through this service — a checkout changes its
+ *     business's stock, a membership change its user's businesses — and read (HMGET) by every /mcp request next to
+ *     its rate check, so an instance uses what it cached of a business's catalog or a user's memberships only while
+ *     the version it was read under is still the stored one (a missing field or hash is a version too). One key, so
+ *     on a Redis Cluster every instance reads the same slot (one HMGET per request).
  * (5) See the headers of code-redeem.lua and refresh-create.lua. Codes and tokens are stored only as SHA-256
  *     digests, so a read of Redis yields nothing a client could present. A family's two keys share `{<familyId>}`.
  *
@@ -102,6 +108,12 @@ export interface KeySpace {
   oauthCode(codeHash: string): string;
   /** A refresh-token family and the set of its rotated-away token hashes (one hash tag: one slot). */
   refreshFamily(familyId: string): { family: string; used: string };
+  /** The version counters of what instances cache (see (6) above). */
+  cacheVersions(): string;
+  /** The field of a business's catalog version in cacheVersions(). */
+  catalogVersionField(businessId: string): string;
+  /** The field of a user's membership version in cacheVersions(). */
+  membershipVersionField(userId: string): string;
   /** A SCAN MATCH pattern that covers every key of this key space (glob characters of the prefix escaped). */
   scanPattern(): string;
 }
@@ -186,6 +198,15 @@ export function createKeySpace(prefix: string = DEFAULT_KEY_PREFIX): KeySpace {
     },
     activeBusiness(userId) {
       return `${prefix}user:{${encodeKeyPart('user id', userId)}}:active_business`;
+    },
+    cacheVersions() {
+      return `${prefix}pos:versions`;
+    },
+    catalogVersionField(businessId) {
+      return `b:${encodeKeyPart('business id', businessId)}`;
+    },
+    membershipVersionField(userId) {
+      return `u:${encodeKeyPart('user id', userId)}`;
     },
     rateLimit(userId, bucket) {
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(bucket)) throw new InvalidKeyPartError('rate limit bucket', 'must be 1-32 letters, digits, _ or -');

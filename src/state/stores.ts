@@ -33,6 +33,9 @@ import { RedisPreferenceStore } from './redis-preference-store.js';
 import { RedisRevocationStore } from './redis-revocation-store.js';
 import { RedisSessionBus } from './redis-session-bus.js';
 import { RedisSessionStore } from './redis-session-store.js';
+import { MemoryVersionStore } from './memory-version-store.js';
+import { RedisVersionStore } from './redis-version-store.js';
+import type { VersionStore } from './version-store.js';
 import type { RevocationStore } from './revocation-store.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionStore } from './session-store.js';
@@ -78,6 +81,8 @@ export interface Stores {
   revocations: RevocationStore;
   /** The OAuth authorization server's pending sign-ins, codes and refresh-token families. */
   authorizations: AuthorizationStore;
+  /** Version counters of what instances cache (catalog per business, memberships per user). */
+  versions: VersionStore;
   /** Resolves when the backing store answers (Redis PING); rejects (isRedisUnavailableError) when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -115,6 +120,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
       events,
       revocations,
       authorizations,
+      versions: new MemoryVersionStore(),
       ping: async () => {},
       close: async () => {
         sessions.close();
@@ -179,6 +185,7 @@ export async function createStores(opts: CreateStoresOptions): Promise<Stores> {
     }),
     revocations: new RedisRevocationStore(client, keys),
     authorizations: new RedisAuthorizationStore(client, keys),
+    versions: new RedisVersionStore(client, keys),
     ping: () => pingRedis(client),
     close: async () => {
       await bus.close();

@@ -62,6 +62,7 @@ test('npm run bench -- --quick measures every system and gets only valid answers
       assert.ok((s.toolCalls?.total ?? 0) > 0, `${id}: no tool call in sessions completed`);
       assert.ok((s.single?.total ?? 0) > 0, `${id}: no tool call on one connection completed`);
       assert.ok((s.opens?.total ?? 0) > 0, `${id}: no session was opened`);
+      assert.ok((s.agentSteps?.total ?? 0) > 0, `${id}: no ADK-style agent step (open, call, delete) completed`);
       assert.equal(s.idle?.sessions, result.settings.idleSessions, `${id}: not every idle session opened`);
     }
     for (const id of ['sdk-per-request', 'flowpos-memory', 'flowpos-redis', 'flowpos-cluster'] as const) {

@@ -95,6 +95,14 @@ it('every key written by every store has a TTL, and only the documented keys exi
   await stores.revocations.isRevoked(`never-${user}`);
   expected.set(`${prefix}revoked:jti-${user}`, 'string');
 
+  // Versions of what instances cache: read (nothing is written), then bumped.
+  await stores.versions.read(user, business);
+  const v1 = await stores.versions.bumpCatalog(business);
+  await stores.versions.bumpMemberships(user);
+  assert.notEqual(await stores.versions.bumpCatalog(business), v1, 'a bump never repeats a version');
+  assert.deepEqual(await stores.versions.read(`never-${user}`, `never-${business}`), { memberships: '', catalog: '' });
+  expected.set(`${prefix}pos:versions`, 'hash');
+
   // The bus stores nothing, but use it anyway.
   const unsubscribe = await stores.bus.subscribe(plain.id, () => {});
   await stores.bus.publish(plain.id, { kind: 'message', message: { hello: 'world' } });

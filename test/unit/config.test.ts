@@ -31,6 +31,18 @@ test('errors name the variable and what is wrong', () => {
   assert.match(problems({ REDIS_PORT: '6380' }), /REDIS_HOST: required/);
 });
 
+test('the per-instance caches: defaults, off switches, and errors naming the variable', () => {
+  const c = loadConfig({});
+  assert.deepEqual(c.sessionCache, { size: 2000, idleMs: 300_000 });
+  assert.equal(c.catalogCacheMs, 5000);
+  const off = loadConfig({ MCP_SESSION_CACHE_SIZE: '0', CATALOG_CACHE_SECONDS: '0', MCP_SESSION_CACHE_IDLE_SECONDS: '30' });
+  assert.deepEqual(off.sessionCache, { size: 0, idleMs: 30_000 });
+  assert.equal(off.catalogCacheMs, 0);
+  assert.match(problems({ MCP_SESSION_CACHE_SIZE: '-1' }), /MCP_SESSION_CACHE_SIZE/);
+  assert.match(problems({ MCP_SESSION_CACHE_IDLE_SECONDS: '0' }), /MCP_SESSION_CACHE_IDLE_SECONDS/);
+  assert.match(problems({ CATALOG_CACHE_SECONDS: 'soon' }), /CATALOG_CACHE_SECONDS/);
+});
+
 test('production never falls back to memory or the embedded database', () => {
   const msg = problems({ NODE_ENV: 'production' });
   assert.match(msg, /REDIS_URL: required/);
