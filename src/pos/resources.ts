@@ -57,7 +57,17 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
   server.registerResource(
     'cart',
     new ResourceTemplate('pos://carts/{cart_id}', {
-      list: async () => ({ resources: [{ uri: 'pos://carts/default', name: 'Your current cart', mimeType: JSON_MIME }] }),
+      // Listed only when it can be read: without an active business the cart resource is "not found".
+      list: async () => {
+        const active = await pos.activeBusiness(actor).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ToolError) return false;
+            throw err;
+          },
+        );
+        return { resources: active ? [{ uri: 'pos://carts/default', name: 'Your current cart', mimeType: JSON_MIME }] : [] };
+      },
     }),
     { title: 'Cart', description: 'One of your carts in the active business ("default" is the current one)', mimeType: JSON_MIME },
     async (uri, { cart_id }) => {
