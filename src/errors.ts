@@ -48,11 +48,6 @@ export const ERRORS = {
     rpc: JSONRPC.SERVER_ERROR,
     message: 'Bad Request: unsupported MCP-Protocol-Version.',
   },
-  protocol_version_mismatch: {
-    status: 400,
-    rpc: JSONRPC.SERVER_ERROR,
-    message: 'Bad Request: MCP-Protocol-Version differs from the version negotiated for this session.',
-  },
   not_acceptable: {
     status: 406,
     rpc: JSONRPC.SERVER_ERROR,

@@ -415,9 +415,9 @@ export class LegacySessionLayer {
     }
     // Another user's credential: refused, and the owner's cached server is left alone.
     if (record.principal.uid !== req.principal.uid) throw new AppError('session_not_found');
-    if (version !== null && version !== record.protocolVersion) {
-      throw new AppError('protocol_version_mismatch', `This session negotiated ${record.protocolVersion}; got ${version.slice(0, 40)}.`);
-    }
+    // A supported version other than the negotiated one is served under the negotiated one, as the SDK's own
+    // transport does: the spec refuses only invalid or unsupported versions, and clients in the field (the
+    // conformance suite's 0.1 scenarios among them) send 2025-03-26 on later sessions.
     return record;
   }
 

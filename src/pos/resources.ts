@@ -67,9 +67,18 @@ export function registerResources(server: McpServer, call: McpCallContext, pos: 
   server.registerResource(
     'cart',
     new ResourceTemplate('pos://carts/{cart_id}', {
-      list: async () => ({
-        resources: call.session ? [{ uri: `pos://carts/${sessionCartId(call.session.id)}`, name: "This session's cart", mimeType: JSON_MIME }] : [],
-      }),
+      // Listed only when it can be read: a session's own cart, and only with an active business (else "not found").
+      list: async () => {
+        if (!call.session) return { resources: [] };
+        const active = await pos.activeBusiness(actor).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ToolError) return false;
+            throw err;
+          },
+        );
+        return { resources: active ? [{ uri: `pos://carts/${sessionCartId(call.session.id)}`, name: "This session's cart", mimeType: JSON_MIME }] : [] };
+      },
     }),
     { title: 'Cart', description: 'One of your carts in the active business, by the cart_id the cart tools return', mimeType: JSON_MIME },
     async (uri, { cart_id }) => {

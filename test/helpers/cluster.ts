@@ -27,6 +27,11 @@ export interface TestClusterOptions {
   instances?: number;
   /** Extra environment for the instances. */
   env?: Record<string, string>;
+  /**
+   * Run the instances as deployed: NODE_ENV=production and every limit at its default (the other cluster tests
+   * lift the rate limits to load one user far past them).
+   */
+  production?: boolean;
 }
 
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
@@ -60,14 +65,18 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       redisUrl: redis.url,
       databaseUrl: database.url,
       env: {
-        NODE_ENV: 'test',
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
         MCP_REDIS_KEY_PREFIX: redis.keyPrefix,
-        MCP_SSE_KEEPALIVE_SECONDS: '1',
-        DATABASE_POOL_MAX: '8',
-        // These tests load one user far past the production defaults on purpose; the limits have their own tests.
-        RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
-        RATE_LIMIT_WRITES_PER_MINUTE: '0',
+        ...(opts.production
+          ? { NODE_ENV: 'production' }
+          : {
+              NODE_ENV: 'test',
+              MCP_SSE_KEEPALIVE_SECONDS: '1',
+              DATABASE_POOL_MAX: '8',
+              // These tests load one user far past the production defaults on purpose; the limits have their own tests.
+              RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+              RATE_LIMIT_WRITES_PER_MINUTE: '0',
+            }),
         ...opts.env,
       },
       onLog,
