@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEMO } from '../../src/db/seed.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
-import { baseHeaders, callToolModern, MODERN_VERSION, post, structured } from '../helpers/mcp-http.js';
+import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, MODERN_VERSION, openSession, post, structured } from '../helpers/mcp-http.js';
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
@@ -32,11 +32,19 @@ describe('resources/list across two instances', () => {
     structured(await callToolModern(A, it.keys.demo, 'set_active_business', { business_id: DEMO.businesses.coffee }));
     const after = await list(B);
     const uris = after.body.result.resources.map((r: { uri: string }) => r.uri);
-    assert.ok(uris.includes('pos://carts/default'), JSON.stringify(uris));
-    for (const uri of [uris[0], 'pos://carts/default']) {
-      const res = await read(B, uri);
-      assert.equal(res.status, 200, res.text);
-      assert.ok(res.body.result?.contents?.length > 0, `${uri} is readable: ${res.text.slice(0, 300)}`);
-    }
+    assert.ok(uris.length > 0 && !uris.some((u: string) => u.startsWith('pos://carts/')), `no session, so no session cart: ${JSON.stringify(uris)}`);
+    const product = await read(B, uris[0]);
+    assert.equal(product.status, 200, product.text);
+    assert.ok(product.body.result?.contents?.length > 0, `${uris[0]} is readable: ${product.text.slice(0, 300)}`);
+
+    // A 2025-era session lists its own cart (by the id its cart calls use), and another instance reads it.
+    const sid = await openSession(A, it.keys.demo);
+    const inSession = (url: string, method: string, params: Record<string, unknown>) =>
+      post(url, { jsonrpc: '2.0', id: 3, method, params }, baseHeaders(it.keys.demo, { 'mcp-session-id': sid, 'mcp-protocol-version': LEGACY_VERSION }));
+    const { cart_id } = structured(await callTool(A, it.keys.demo, sid, 'add_item_to_cart', { sku: 'COF-LATTE-12', quantity: 1 }));
+    const listed = (await inSession(B, 'resources/list', {})).body.result.resources.map((r: { uri: string }) => r.uri);
+    assert.ok(listed.includes(`pos://carts/${cart_id}`), JSON.stringify(listed));
+    const cart = await inSession(A, 'resources/read', { uri: `pos://carts/${cart_id}` });
+    assert.match(cart.body.result.contents[0].text, /COF-LATTE-12/);
   });
 });
