@@ -112,6 +112,27 @@ async function memory(): Promise<MemorySample> {
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: Boolean(gc) };
 }
 
+/**
+ * Samples what is allocated, collected or not (a heap profile of `--heap-prof` keeps only what is still live),
+ * and writes it as a .heapprofile to `file` when the server stops: where the garbage collector's work comes from.
+ */
+async function startAllocationSampling(file: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true,
+    // BENCH_ALLOCATION_PROFILE_PROMOTED=1: only what outlived the young generation (promoted, then collected or not).
+    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOCATION_PROFILE_PROMOTED !== '1',
+  });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 async function start(): Promise<{ url: string; close: () => Promise<void> }> {
   switch (kind) {
     case 'sdk-stateful': {
@@ -135,6 +156,7 @@ async function start(): Promise<{ url: string; close: () => Promise<void> }> {
 }
 
 const server = await start();
+const allocations = await startAllocationSampling(process.env.BENCH_ALLOCATION_PROFILE);
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;
@@ -142,6 +164,7 @@ const stop = async (code: number) => {
   const hard = setTimeout(() => process.exit(code), 5000);
   hard.unref();
   await server.close().catch(() => {});
+  await allocations?.().catch(() => {});
   // A CPU profile (--cpu-prof) is written on a normal exit.
   process.exit(code);
 };

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pinnedCommand } from './pin.js';
 
@@ -79,6 +80,8 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const nodeArgs = [
     '--expose-gc',
+    // BENCH_NODE_FLAGS: V8/Node flags for the server processes only (e.g. --trace-gc, which NODE_OPTIONS refuses).
+    ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
     ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
     '--import',
     'tsx',
@@ -98,6 +101,12 @@ export async function startServer(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // BENCH_CHILD_LOG=<file>: everything the server prints (e.g. under NODE_OPTIONS=--trace-gc), kept whole.
+  if (process.env.BENCH_CHILD_LOG) {
+    const file = createWriteStream(process.env.BENCH_CHILD_LOG, { flags: 'a' });
+    child.stdout?.pipe(file);
+    child.stderr?.pipe(file);
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => live.delete(child));
 

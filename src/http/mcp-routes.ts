@@ -1,4 +1,4 @@
-import { classifyInboundRequest } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
@@ -8,6 +8,7 @@ import type { ModernLayer } from '../mcp/modern-handler.js';
 import type { McpHttpRequest } from '../mcp/http-types.js';
 import { isJsonAnswer, type JsonAnswer } from '../mcp/json-answer.js';
 import { RequestHeaders } from '../mcp/request-headers.js';
+import { messageKind } from '../mcp/message-kind.js';
 import { AppError } from '../errors.js';
 import { rateLimitedToolResult } from './rate-limit.js';
 import { checkHostAndOrigin } from './guards.js';
@@ -148,7 +149,21 @@ export async function mcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): P
   });
 }
 
+/** The 2025-era versions this SDK speaks: a header naming one of them asks for nothing modern. */
+const LEGACY_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v < '2026-07-28'));
+
 function classify(request: FastifyRequest, body: unknown): 'legacy' | 'modern' {
+  // The common case decided without the SDK's classifier, which tries three schemas on every body (two of them
+  // failing, with their issues built): a JSON-RPC request or notification (by the guard messageKind runs once per
+  // body) that claims no 2026-07-28 envelope and whose header names no modern version is 2025-era by the SDK's
+  // own rules (classifyInboundRequest: an envelope claim or a modern header is what makes a message modern).
+  const kind = messageKind(body);
+  if (kind === 'request' || kind === 'notification') {
+    const version = request.headers['mcp-protocol-version'];
+    const meta = (body as { params?: { _meta?: unknown } }).params?._meta;
+    const claims = typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
+    if (!claims && (version === undefined || (typeof version === 'string' && LEGACY_VERSIONS.has(version.trim())))) return 'legacy';
+  }
   const header = (name: string) => {
     const v = request.headers[name];
     return typeof v === 'string' ? v : undefined;

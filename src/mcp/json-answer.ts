@@ -2,6 +2,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
   type JSONRPCMessage,
   type McpServer,
+  type Transport,
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
 import type { McpHttpRequest } from './http-types.js';
@@ -108,11 +109,11 @@ export function requestInfo(req: McpHttpRequest): Request {
  * (with its stack trace) to reject nothing; the transport is then closed without telling the server, which is
  * dropped with it. Otherwise, or if the SDK's bookkeeping is not where it is expected, the ordinary close.
  */
-export function closeAnsweredServer(server: McpServer, transport: WebStandardStreamableHTTPServerTransport): void {
+export function closeAnsweredServer(server: McpServer, transport: Transport): void {
   setImmediate(closeNow, server, transport);
 }
 
-function closeNow(server: McpServer, transport: WebStandardStreamableHTTPServerTransport): void {
+function closeNow(server: McpServer, transport: Transport): void {
   const protocol = server.server as unknown as {
     _responseHandlers?: Map<unknown, unknown>;
     _requestHandlerAbortControllers?: Map<unknown, unknown>;

@@ -12,6 +12,7 @@ import { restoreClientState } from './client-state.js';
 import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
 import { closeAnsweredServer, jsonAnswer, JsonAnswerTransport, requestInfo, type JsonAnswer } from './json-answer.js';
 import { routeOutboundRequests } from './outbound-requests.js';
+import { DirectJsonTransport } from './direct-json-transport.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
 import { messageKind } from './message-kind.js';
 import { isWellFormedSessionId, newSessionId } from './session-id.js';
@@ -320,7 +321,7 @@ export class LegacySessionLayer {
    * A JSON-answered request on the session's cached server; undefined when there is none to use (see
    * SessionServers.take) and the request takes the one-off path.
    */
-  private async serveCached(servers: SessionServers, req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | Response | undefined> {
+  private async serveCached(servers: SessionServers, req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | undefined> {
     const taken = servers.take(record.id, record.principal.uid, record.createdAt);
     if (taken === undefined) return undefined;
     let entry: SessionServer;
@@ -345,14 +346,16 @@ export class LegacySessionLayer {
     else delete call.session.catalogCurrent;
     let reusable = false;
     try {
-      const response = await transport.handleRequest(requestInfo(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
-      const answer = transport.answer;
-      transport.answer = undefined;
+      const answer = await transport.serve(body, { authInfo: authInfoFor(req.principal, sink), request: requestInfo(req) });
+      // Closed under the request: only a deleted session's server is (the cache never closes one in use), and the
+      // request may have run its tool, so it is not served again elsewhere.
+      if (answer === undefined) throw new AppError('session_not_found');
       reusable = true;
+      // A scope challenge: nothing ran; the one-off path's SDK transport answers it.
+      if (answer === 'challenge') return undefined;
       const failure = this.opts.toFailure(sink.failures);
       if (failure) throw failure;
-      // Refused by the transport itself (its own Response), or answered.
-      return answer ? jsonAnswer(answer) : response;
+      return jsonAnswer(answer);
     } finally {
       servers.release(entry, reusable);
     }
@@ -368,7 +371,7 @@ export class LegacySessionLayer {
       userEvents: this.opts.userEvents,
     };
     const server = this.opts.factory(call);
-    const transport = new JsonAnswerTransport(record.id);
+    const transport = new DirectJsonTransport(record.id);
     await server.connect(transport);
     restoreClientState(server, record);
     return { sessionId: record.id, uid: record.principal.uid, createdAt: record.createdAt, call, server, transport };

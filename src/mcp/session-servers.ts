@@ -1,9 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { McpCallContext, McpSessionHandle } from './call-context.js';
-import { closeAnsweredServer, type JsonAnswerTransport } from './json-answer.js';
+import type { DirectJsonTransport } from './direct-json-transport.js';
+import { closeAnsweredServer } from './json-answer.js';
 
 /**
- * A connected SDK server (and its sessionful JSON transport) for one 2025-era session, reused by the requests of
+ * A connected SDK server (and its direct JSON transport) for one 2025-era session, reused by the requests of
  * that session that reach this instance. What it holds never decides anything on its own: the session is loaded
  * and touched in Redis for every request, and the request's credential, failure sink and the session's active
  * business are written into `call` before each use.
@@ -15,7 +16,7 @@ export interface SessionServer {
   readonly createdAt: number;
   readonly call: McpCallContext & { session: McpSessionHandle };
   readonly server: McpServer;
-  readonly transport: JsonAnswerTransport;
+  readonly transport: DirectJsonTransport;
 }
 
 interface Slot {
