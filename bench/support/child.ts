@@ -122,7 +122,9 @@ async function startAllocationSampling(file: string | undefined): Promise<(() =>
   const { writeFileSync } = await import('node:fs');
   const session = new Session();
   session.connect();
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true,
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
     // BENCH_ALLOCATION_PROFILE_PROMOTED=1: only what outlived the young generation (promoted, then collected or not).
     includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOCATION_PROFILE_PROMOTED !== '1',
   });

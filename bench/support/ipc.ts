@@ -101,7 +101,7 @@ export async function startServer(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  // BENCH_CHILD_LOG=<file>: everything the server prints (e.g. under NODE_OPTIONS=--trace-gc), kept whole.
+  // BENCH_CHILD_LOG=<file>: everything the server prints (e.g. with BENCH_NODE_FLAGS=--trace-gc), kept whole.
   if (process.env.BENCH_CHILD_LOG) {
     const file = createWriteStream(process.env.BENCH_CHILD_LOG, { flags: 'a' });
     child.stdout?.pipe(file);

@@ -1,4 +1,5 @@
 import type { AuthInfo, JSONRPCMessage, JSONRPCRequest, ScopeChallenge, Transport } from '@modelcontextprotocol/server';
+import { isResponse } from './json-answer.js';
 
 type ScopeChallengeResolver = (context: { request: JSONRPCRequest; authInfo?: AuthInfo }) => ScopeChallenge | undefined | Promise<ScopeChallenge | undefined>;
 
@@ -55,8 +56,7 @@ export class DirectJsonTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     const pending = this.#pending;
-    const m = message as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
-    if (pending && m.method === undefined && m.id === pending.id && (m.result !== undefined || m.error !== undefined)) {
+    if (pending && isResponse(message) && message.id === pending.id) {
       this.#pending = undefined;
       pending.resolve(message);
     }

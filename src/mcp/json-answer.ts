@@ -26,7 +26,8 @@ export function isJsonAnswer(value: unknown): value is JsonAnswer {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'json' && !(value instanceof Response);
 }
 
-function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+/** A response of our own server (built by the SDK, not by a client): its shape is enough, no schema parse. */
+export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
   const m = message as { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
   return m.method === undefined && (typeof m.id === 'string' || typeof m.id === 'number') && (m.result !== undefined || m.error !== undefined);
 }
@@ -51,19 +52,8 @@ const CAPTURED = Symbol('json answer captured') as unknown as Response;
 export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTransport {
   answer: JSONRPCMessage | undefined;
 
-  /**
-   * Without `sessionId`, the SDK's stateless mode: one request per transport. With it, the SDK's sessionful mode
-   * for a session whose handshake is stored elsewhere (any instance may have answered it): the transport starts
-   * initialized under that id, checks every request's Mcp-Session-Id against it like the SDK's own sessions, and
-   * serves request after request (the caller reads and clears `answer` each time).
-   */
-  constructor(sessionId?: string) {
-    super({ sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId, enableJsonResponse: true });
-    if (sessionId !== undefined) {
-      // What the SDK's transport records when it answers `initialize` itself.
-      this.sessionId = sessionId;
-      (this as unknown as { _initialized: boolean })._initialized = true;
-    }
+  constructor() {
+    super({ sessionIdGenerator: undefined, enableJsonResponse: true });
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
