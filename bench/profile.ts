@@ -3,7 +3,10 @@
  * server core), drives it with 2025-era session tool calls, and summarises the profile over the measured window
  * (start-up and warm-up left out).
  *
- *   npx tsx bench/profile.ts [--seconds 20] [--connections 50] [--modern] [--memory] [--out bench/results] [--keep file.cpuprofile]
+ *   npx tsx bench/profile.ts [--seconds 20] [--connections 50] [--modern | --opens | --agent] [--memory] [--out bench/results] [--keep file.cpuprofile]
+ *
+ * --opens profiles session opens (initialize + initialized), --agent ADK-style agent steps (a session per tool call);
+ * "per call" then means per open or per step.
  *
  * Prints the busiest functions (self time), the time per area (each src/ file, each package, Node internals,
  * GC) and per layer (inclusive), and writes profile-<date>.md and .json into --out.
@@ -18,7 +21,7 @@ import { summarise, type CpuProfile } from './support/cpuprofile.js';
 import { startServer } from './support/ipc.js';
 import { Http, runPhase } from './support/load.js';
 import { canPin, pinPid } from './support/pin.js';
-import { chooseActiveBusiness, legacyToolStep, modernToolStep, setupSession } from './support/scenarios.js';
+import { agentStep, chooseActiveBusiness, legacyToolStep, modernToolStep, openSession, setupSession } from './support/scenarios.js';
 import { FLOWPOS_ENV } from './support/systems.js';
 
 const { values: args } = parseArgs({
@@ -26,6 +29,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '20' },
     connections: { type: 'string', default: '50' },
     modern: { type: 'boolean', default: false },
+    opens: { type: 'boolean', default: false },
+    agent: { type: 'boolean', default: false },
     memory: { type: 'boolean', default: false },
     out: { type: 'string' },
     keep: { type: 'string' },
@@ -52,18 +57,28 @@ async function main(): Promise<void> {
     const http = new Http(server.url, connections);
     await chooseActiveBusiness(http, key);
     if (pin) await pinPostgresBackends(name, '1');
-    const scenario = args.modern ? 'tool calls, 2026-07-28 stateless' : 'tool calls in 2025-era sessions';
+    const scenario = args.modern
+      ? 'tool calls, 2026-07-28 stateless'
+      : args.opens
+        ? 'session opens (initialize + initialized)'
+        : args.agent
+          ? 'ADK-style agent steps'
+          : 'tool calls in 2025-era sessions';
     log(`profiling flowpos-mcp (${args.memory ? 'memory store' : 'Redis'}), ${scenario}, ${connections} connections, ${seconds} s; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     let from = 0;
     let to = 0;
-    const r = args.modern
+    const opened = async () => {
+      const s = await openSession(http, key);
+      return 'error' in s ? s.error : null;
+    };
+    const r = args.modern || args.opens || args.agent
       ? await runPhase({
           name: 'profile',
           vus: connections,
           warmupMs: 3000,
           durationMs: seconds * 1000,
           setup: async (vu) => `p${vu}`,
-          step: modernToolStep(http, key),
+          step: args.opens ? opened : args.agent ? agentStep(http, key) : modernToolStep(http, key),
           tickMs: 2000,
           onTick: async (at) => {
             if (pin) await pinPostgresBackends(name, '1');
@@ -96,7 +111,7 @@ async function main(): Promise<void> {
     const perCallUs = calls ? s.busyUs / calls : 0;
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const md: string[] = [
-      `# CPU profile of add_item_to_cart (${args.memory ? 'memory store' : 'Redis'}, ${scenario})`,
+      `# CPU profile (${args.memory ? "memory store" : "Redis"}, ${scenario})`,
       '',
       `${new Date().toISOString()}; ${connections} connections; ${((to - from) / 1e6).toFixed(1)} s window; ${r.perSecond.toFixed(0)} calls/s under the profiler; ` +
         `server busy ${(s.busyUs / 1000).toFixed(0)} ms of ${(s.totalUs / 1000).toFixed(0)} ms sampled, ≈ ${perCallUs.toFixed(0)} µs of server CPU per call.`,
