@@ -23,6 +23,11 @@ interface CatalogEntry {
 export const ERRORS = {
   parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, message: 'Parse error: the request body is not valid JSON.' },
   invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, message: 'Invalid Request: the body is not a JSON-RPC 2.0 message.' },
+  invalid_initialize: {
+    status: 400,
+    rpc: JSONRPC.INVALID_PARAMS,
+    message: 'Invalid params: initialize needs params.protocolVersion (a string), params.capabilities (an object) and params.clientInfo ({ name, version }).',
+  },
   batch_not_supported: {
     status: 400,
     rpc: JSONRPC.INVALID_REQUEST,

@@ -1,10 +1,4 @@
-import {
-  WebStandardStreamableHTTPServerTransport,
-  type JSONRPCMessage,
-  type McpServer,
-  type Transport,
-  type TransportSendOptions,
-} from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, McpServer, Transport } from '@modelcontextprotocol/server';
 import type { McpHttpRequest } from './http-types.js';
 
 /**
@@ -30,50 +24,6 @@ export function isJsonAnswer(value: unknown): value is JsonAnswer {
 export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
   const m = message as { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
   return m.method === undefined && (typeof m.id === 'string' || typeof m.id === 'number') && (m.result !== undefined || m.error !== undefined);
-}
-
-/** The transport's bookkeeping of a JSON-mode exchange (fields of the SDK class, not part of its typed API). */
-interface JsonModeInternals {
-  _requestToStreamMapping?: Map<unknown, string>;
-  _streamMapping?: Map<string, { resolveJson?: (response: Response) => void; cleanup: () => void }>;
-}
-
-/** What handleRequest resolves with once the answer was captured (ignored: the caller reads `answer`). */
-const CAPTURED = Symbol('json answer captured') as unknown as Response;
-
-/**
- * The SDK's stateless web-standard transport in JSON mode, minus the `Response` it would build for the answer:
- * every check of an incoming request (Accept, Content-Type, JSON-RPC shape, protocol version, scope challenges)
- * stays the SDK's, but when the server sends the response to the (single) request, the message is kept in `answer`
- * instead of going through `Response.json` (a JSON serialisation into a web stream, which the HTTP layer would
- * then read back into a string). Anything else — an error response of the transport itself, a batch — takes the
- * SDK's own path and comes back as a `Response`.
- */
-export class JsonAnswerTransport extends WebStandardStreamableHTTPServerTransport {
-  answer: JSONRPCMessage | undefined;
-
-  constructor() {
-    super({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  }
-
-  override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    // A response of our own server (built by the SDK, not by a client): its shape is enough, no schema parse of
-    // the whole result needed.
-    if (isResponse(message)) {
-      const internals = this as unknown as JsonModeInternals;
-      const streamId = internals._requestToStreamMapping?.get(message.id);
-      const stream = streamId === undefined ? undefined : internals._streamMapping?.get(streamId);
-      const related = streamId === undefined ? 0 : [...internals._requestToStreamMapping!.values()].filter((id) => id === streamId).length;
-      if (stream?.resolveJson && related === 1 && this.answer === undefined) {
-        this.answer = message;
-        internals._requestToStreamMapping!.delete(message.id);
-        stream.cleanup();
-        stream.resolveJson(CAPTURED);
-        return;
-      }
-    }
-    return super.send(message, options);
-  }
 }
 
 /**

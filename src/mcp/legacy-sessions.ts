@@ -1,4 +1,5 @@
 import {
+  isInitializeRequest,
   isJSONRPCResponse,
   SUPPORTED_PROTOCOL_VERSIONS,
   WebStandardStreamableHTTPServerTransport,
@@ -10,7 +11,7 @@ import type { SessionRecord, SessionRenewal, SessionStore } from '../state/sessi
 import type { McpCallContext, McpServerFactory, McpSessionHandle } from './call-context.js';
 import { restoreClientState } from './client-state.js';
 import { acceptsBoth, acceptsEventStream, type FailureSink, type McpHttpRequest } from './http-types.js';
-import { closeAnsweredServer, jsonAnswer, JsonAnswerTransport, requestInfo, type JsonAnswer } from './json-answer.js';
+import { closeAnsweredServer, jsonAnswer, requestInfo, type JsonAnswer } from './json-answer.js';
 import { routeOutboundRequests } from './outbound-requests.js';
 import { DirectJsonTransport } from './direct-json-transport.js';
 import { parseEventId, STANDALONE_STREAM, type SessionEvents } from './session-events.js';
@@ -205,31 +206,34 @@ export class LegacySessionLayer {
     this.servers?.close();
   }
 
-  private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<Response | JsonAnswer> {
+  private async initialize(req: McpHttpRequest, body: JSONRPCRequest): Promise<JsonAnswer> {
+    // The SDK answers a malformed handshake with an internal error (-32603) carrying zod's issues: a client bug
+    // is not our failure, so it is refused here, with what a handshake must hold.
+    if (!isInitializeRequest(body)) throw new AppError('invalid_initialize');
     // Read while the handshake is answered (it is needed only to store the session): its round trip overlaps.
     const initialState = this.opts.initialSessionState?.(req.principal);
     initialState?.catch(() => {});
     const sessionId = newSessionId();
     const sink: FailureSink = { failures: [] };
-    const ctx: McpCallContext = { era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents, handshake: true };
-    const server = this.opts.factory(ctx);
-    const transport = new JsonAnswerTransport();
+    const server = this.opts.factory({ era: 'legacy', principal: req.principal, sink, userEvents: this.opts.userEvents, handshake: true });
+    const transport = new DirectJsonTransport();
     await server.connect(transport);
     try {
-      const response = await transport.handleRequest(requestInfo(req), { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
-      const reply = transport.answer as { result?: { protocolVersion?: string } } | undefined;
-      // Refused by the transport itself (its own Response), or answered with a JSON-RPC error: as it is.
-      if (!reply) return response;
+      const answer = await transport.serve(body, { authInfo: authInfoFor(req.principal, sink), request: requestInfo(req) });
+      // A handshake server declares no scopes (nothing to challenge), and nothing closes it before the answer.
+      if (answer === undefined || answer === 'challenge') throw new Error('the handshake server did not answer');
+      const reply = answer as { result?: { protocolVersion?: string } };
+      // Answered with a JSON-RPC error: as it is, and no session.
       if (!reply.result) return jsonAnswer(reply);
-      const params = (body.params ?? {}) as { clientInfo?: SessionRecord['clientInfo']; capabilities?: Record<string, unknown> };
+      const params = body.params as { clientInfo: SessionRecord['clientInfo']; capabilities: Record<string, unknown> };
       const initial = (await initialState) ?? {};
       await this.opts.sessions.create({
         id: sessionId,
         protocolVersion: reply.result.protocolVersion ?? server.server.getNegotiatedProtocolVersion() ?? '2025-03-26',
-        clientInfo: params.clientInfo ?? { name: 'unknown', version: 'unknown' },
+        clientInfo: params.clientInfo,
         // As the SDK parsed them (it normalises, e.g. `elicitation: {}` means form elicitation), so a restored
         // server judges capabilities exactly as the one that saw the handshake.
-        clientCapabilities: (server.server.getClientCapabilities() as Record<string, unknown> | undefined) ?? params.capabilities ?? {},
+        clientCapabilities: (server.server.getClientCapabilities() as Record<string, unknown> | undefined) ?? params.capabilities,
         principal: req.principal,
         ...(initial.activeBusinessId ? { activeBusinessId: initial.activeBusinessId } : {}),
         createdAt: Date.now(),
@@ -247,17 +251,12 @@ export class LegacySessionLayer {
       const served = await this.serveCached(this.servers, req, body, record);
       if (served) return served;
     }
+    if (!stream) {
+      const served = await this.serveOneOff(req, body, record);
+      if (served) return served;
+    }
     const sink: FailureSink = { failures: [] };
-    const toolName = body.method === 'tools/call' ? (body.params as { name?: unknown } | undefined)?.name : undefined;
-    const ctx: McpCallContext = {
-      era: 'legacy',
-      principal: req.principal,
-      session: this.sessionHandle(record),
-      sink,
-      userEvents: this.opts.userEvents,
-      ...(typeof toolName === 'string' ? { toolCall: toolName } : {}),
-    };
-    const server = this.opts.factory(ctx);
+    const server = this.opts.factory(this.oneOffContext(req, body, record, sink));
     const transport = stream
       ? new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
@@ -266,7 +265,8 @@ export class LegacySessionLayer {
           eventStore: this.opts.events.eventStoreFor(record.id),
           retryInterval: 1000,
         })
-      : new JsonAnswerTransport();
+      : // Reached only by a scope challenge (serveOneOff serves every other JSON request): the SDK writes the 403.
+        new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     restoreClientState(server, record);
     const outbound = stream ? routeOutboundRequests(transport, record.id, this.opts.events.bus) : undefined;
@@ -297,17 +297,11 @@ export class LegacySessionLayer {
     }
     let response: Response;
     try {
-      const request = transport instanceof JsonAnswerTransport ? requestInfo(req) : this.webRequest(req);
+      const request = stream ? this.webRequest(req) : requestInfo(req);
       response = await transport.handleRequest(request, { parsedBody: body, authInfo: authInfoFor(req.principal, sink) });
     } catch (err) {
       teardown();
       throw err;
-    }
-    if (transport instanceof JsonAnswerTransport && transport.answer) {
-      teardown();
-      const failure = this.opts.toFailure(sink.failures);
-      if (failure) throw failure;
-      return jsonAnswer(transport.answer);
     }
     if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
       teardown();
@@ -315,6 +309,43 @@ export class LegacySessionLayer {
       if (failure) throw failure;
     }
     return response;
+  }
+
+  /** What a one-off server of a session request knows of its call (it registers only the tool called, if known). */
+  private oneOffContext(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord, sink: FailureSink): McpCallContext {
+    const toolName = body.method === 'tools/call' ? (body.params as { name?: unknown } | undefined)?.name : undefined;
+    return {
+      era: 'legacy',
+      principal: req.principal,
+      session: this.sessionHandle(record),
+      sink,
+      userEvents: this.opts.userEvents,
+      ...(typeof toolName === 'string' ? { toolCall: toolName } : {}),
+    };
+  }
+
+  /**
+   * A JSON-answered request on a one-off server over the direct transport (the first request of a session here,
+   * or one that found the session's cached server busy); undefined on a scope challenge, which nothing has run
+   * for and the SDK transport's path answers.
+   */
+  private async serveOneOff(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | undefined> {
+    const sink: FailureSink = { failures: [] };
+    const server = this.opts.factory(this.oneOffContext(req, body, record, sink));
+    const transport = new DirectJsonTransport(record.id);
+    await server.connect(transport);
+    restoreClientState(server, record);
+    try {
+      const answer = await transport.serve(body, { authInfo: authInfoFor(req.principal, sink), request: requestInfo(req) });
+      if (answer === 'challenge') return undefined;
+      // Only closing the transport ends a request unanswered, and nothing closes it before the finally below.
+      if (answer === undefined) throw new Error('a one-off server was closed under its request');
+      const failure = this.opts.toFailure(sink.failures);
+      if (failure) throw failure;
+      return jsonAnswer(answer);
+    } finally {
+      closeAnsweredServer(server, transport);
+    }
   }
 
   /**
