@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const perCallUs = calls ? s.busyUs / calls : 0;
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const md: string[] = [
-      `# CPU profile (${args.memory ? "memory store" : "Redis"}, ${scenario})`,
+      `# CPU profile (${args.memory ? 'memory store' : 'Redis'}, ${scenario})`,
       '',
       `${new Date().toISOString()}; ${connections} connections; ${((to - from) / 1e6).toFixed(1)} s window; ${r.perSecond.toFixed(0)} calls/s under the profiler; ` +
         `server busy ${(s.busyUs / 1000).toFixed(0)} ms of ${(s.totalUs / 1000).toFixed(0)} ms sampled, ≈ ${perCallUs.toFixed(0)} µs of server CPU per call.`,

@@ -247,13 +247,12 @@ export class LegacySessionLayer {
 
   private async serve(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<Response | JsonAnswer> {
     const stream = this.wantsStream(body, record);
-    if (!stream && this.servers) {
-      const served = await this.serveCached(this.servers, req, body, record);
-      if (served) return served;
-    }
     if (!stream) {
-      const served = await this.serveOneOff(req, body, record);
-      if (served) return served;
+      // The session's cached server, else a one-off one, both over the direct transport; a scope challenge (met by
+      // either, before anything ran) goes on to the SDK transport below, which writes the 403.
+      const cached = this.servers ? await this.serveCached(this.servers, req, body, record) : undefined;
+      const answered = cached ?? (await this.serveOneOff(req, body, record));
+      if (answered !== 'challenge') return answered;
     }
     const sink: FailureSink = { failures: [] };
     const server = this.opts.factory(this.oneOffContext(req, body, record, sink));
@@ -265,7 +264,7 @@ export class LegacySessionLayer {
           eventStore: this.opts.events.eventStoreFor(record.id),
           retryInterval: 1000,
         })
-      : // Reached only by a scope challenge (serveOneOff serves every other JSON request): the SDK writes the 403.
+      : // Reached only by a scope challenge (see above): the SDK writes the 403.
         new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     restoreClientState(server, record);
@@ -326,10 +325,10 @@ export class LegacySessionLayer {
 
   /**
    * A JSON-answered request on a one-off server over the direct transport (the first request of a session here,
-   * or one that found the session's cached server busy); undefined on a scope challenge, which nothing has run
+   * or one that found the session's cached server busy); 'challenge' on a scope challenge, which nothing has run
    * for and the SDK transport's path answers.
    */
-  private async serveOneOff(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | undefined> {
+  private async serveOneOff(req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | 'challenge'> {
     const sink: FailureSink = { failures: [] };
     const server = this.opts.factory(this.oneOffContext(req, body, record, sink));
     const transport = new DirectJsonTransport(record.id);
@@ -337,7 +336,7 @@ export class LegacySessionLayer {
     restoreClientState(server, record);
     try {
       const answer = await transport.serve(body, { authInfo: authInfoFor(req.principal, sink), request: requestInfo(req) });
-      if (answer === 'challenge') return undefined;
+      if (answer === 'challenge') return answer;
       // Only closing the transport ends a request unanswered, and nothing closes it before the finally below.
       if (answer === undefined) throw new Error('a one-off server was closed under its request');
       const failure = this.opts.toFailure(sink.failures);
@@ -350,9 +349,9 @@ export class LegacySessionLayer {
 
   /**
    * A JSON-answered request on the session's cached server; undefined when there is none to use (see
-   * SessionServers.take) and the request takes the one-off path.
+   * SessionServers.take) and the request takes the one-off path; 'challenge' on a scope challenge.
    */
-  private async serveCached(servers: SessionServers, req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | undefined> {
+  private async serveCached(servers: SessionServers, req: McpHttpRequest, body: JSONRPCRequest, record: SessionRecord): Promise<JsonAnswer | 'challenge' | undefined> {
     const taken = servers.take(record.id, record.principal.uid, record.createdAt);
     if (taken === undefined) return undefined;
     let entry: SessionServer;
@@ -382,8 +381,8 @@ export class LegacySessionLayer {
       // request may have run its tool, so it is not served again elsewhere.
       if (answer === undefined) throw new AppError('session_not_found');
       reusable = true;
-      // A scope challenge: nothing ran; the one-off path's SDK transport answers it.
-      if (answer === 'challenge') return undefined;
+      // A scope challenge: nothing ran; the SDK transport's path answers it.
+      if (answer === 'challenge') return answer;
       const failure = this.opts.toFailure(sink.failures);
       if (failure) throw failure;
       return jsonAnswer(answer);
