@@ -244,6 +244,11 @@ async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Pro
         };
         log(`  per call: ${out.wire.redisRoundTripsPerCall ?? 0} Redis round trips, ${out.wire.redisRoundTripsBeforeAnswerPerCall ?? 0} of them before the answer (${Object.entries(out.wire.redisCommands).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${out.wire.postgresRoundTripsPerCall} PostgreSQL round trips`);
       }
+      if (sys.redisRoundTrip) {
+        // Measured with the server idle, from its own process: the least one round trip costs on this machine.
+        out.redisRoundTripUs = await sys.redisRoundTrip();
+        if (out.redisRoundTripUs !== null) log(`  one Redis round trip from the server process, alone: ${(out.redisRoundTripUs / 1000).toFixed(3)} ms (p50)`);
+      }
     }
 
     if (info.modern) {

@@ -100,6 +100,32 @@ Socket.prototype.write = function patchedWrite(this: Socket, ...args: unknown[])
   return (write as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof Socket.prototype.write;
 
+/**
+ * The floor under any answer that waits for Redis: one command's round trip from this process (its core, its event
+ * loop) on a connection of its own, with nothing else in flight. Asked for while the server is idle.
+ */
+async function redisRoundTrip(): Promise<{ us: number } | null> {
+  const url = process.env.REDIS_URL;
+  if (!url) return null;
+  const { createClient } = await import('redis');
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 3_200; i++) {
+      const t = process.hrtime.bigint();
+      await client.ping();
+      // The first 200 warm the connection and the JIT.
+      if (i >= 200) times.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    return { us: times[Math.floor(times.length / 2)]! };
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
 async function memory(): Promise<MemorySample> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {
@@ -192,6 +218,9 @@ process.on('message', (raw) => {
     case 'mark':
       // The clock V8's CPU profiles are stamped with (monotonic, µs), to cut a profile to the measured window.
       reply({ us: Number(process.hrtime.bigint() / 1000n) });
+      break;
+    case 'redis-round-trip':
+      void redisRoundTrip().then(reply, () => reply(null));
       break;
     case 'stop':
       reply(null);

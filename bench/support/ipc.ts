@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { pinnedCommand } from './pin.js';
 
 /** Parent → child (bench/support/child.ts). */
-export type ChildRequest = { id: number; cmd: 'memory' | 'wire-start' | 'wire-stop' | 'mark' | 'stop' };
+export type ChildRequest = { id: number; cmd: 'memory' | 'wire-start' | 'wire-stop' | 'mark' | 'redis-round-trip' | 'stop' };
 /** Child → parent, answering a ChildRequest of the same id. */
 export type ChildReply = { id: number; value: MemorySample | WireCounts | { us: number } | null };
 
@@ -42,6 +42,8 @@ export interface ServerProcess {
   wireStop(): Promise<WireCounts>;
   /** The child's monotonic clock in µs (the time base of its --cpu-prof samples). */
   mark(): Promise<number>;
+  /** Median µs of a node-redis PING to its REDIS_URL, sent one at a time from its core; null without REDIS_URL. */
+  redisRoundTrip(): Promise<number | null>;
   /** Asks it to stop, then kills it by pid if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
@@ -163,6 +165,7 @@ export async function startServer(
     },
     wireStop: async () => (await request('wire-stop')) as WireCounts,
     mark: async () => ((await request('mark')) as { us: number }).us,
+    redisRoundTrip: async () => ((await request('redis-round-trip')) as { us: number } | null)?.us ?? null,
     stop() {
       stopped ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

@@ -41,6 +41,8 @@ export interface SystemResult {
     redisCommands: Record<string, number>;
     postgresStatements: Record<string, number>;
   };
+  /** One Redis round trip from the server's process with nothing else in flight, median µs (flowpos with Redis). */
+  redisRoundTripUs?: number | null;
   long?: {
     seconds: number;
     perSecond: number;
@@ -173,6 +175,7 @@ function rows(result: BenchResult): Row[] {
           : '–',
     },
     { label: 'PostgreSQL round trips per tool call', cell: (s) => fmtNum(s.wire?.postgresRoundTripsPerCall, 2) },
+    { label: 'one Redis round trip from the server process, alone (node-redis PING p50, ms)', cell: (s) => (s.redisRoundTripUs != null ? fmtNum(s.redisRoundTripUs / 1000, 3) : '–') },
     {
       label: 'CPU per tool call: server / Redis / PostgreSQL (µs)',
       cell: (s) => (s.cpuPerCall ? `${fmtNum(s.cpuPerCall.serverUs)} / ${fmtNum(s.cpuPerCall.redisUs)} / ${fmtNum(s.cpuPerCall.postgresUs)}` : '–'),
@@ -210,7 +213,12 @@ export function evaluateTargets(result: BenchResult): Target[] {
   const hot = redis?.wire ? (redis.wire.redisRoundTripsBeforeAnswerPerCall ?? redis.wire.redisRoundTripsPerCall) : undefined;
   add('P4', '≤ 2 Redis round trips per tool call before the answer', hot, fmtNum(hot, 2), (v) => v <= 2.05);
   add('P5', 'RSS at 5 min within 10 % of 1 min', redis?.long?.growth, redis?.long?.growth != null ? `${(redis.long.growth * 100).toFixed(1)} %` : '–', (v) => Math.abs(v) <= 0.1);
-  add('P6', 'p50 add_item_to_cart with Redis, 1 connection ≤ 0.3 ms', redis?.single?.p50Ms, `${fmtNum(redis?.single?.p50Ms, 3)} ms`, (v) => v <= 0.3);
+  // What this machine allows: the same server without Redis, plus the round trips the answer waits for, each at least
+  // one bare round trip. A P6 above it is the cost of what those round trips carry; below it is not possible here.
+  const memoryP50 = result.systems['flowpos-memory']?.single?.p50Ms;
+  const floor = memoryP50 !== undefined && hot != null && redis?.redisRoundTripUs != null ? memoryP50 + (hot * redis.redisRoundTripUs) / 1000 : undefined;
+  const floorText = floor !== undefined ? ` (floor here: memory store ${fmtNum(memoryP50, 3)} + ${fmtNum(hot, 2)} × ${fmtNum(redis!.redisRoundTripUs! / 1000, 3)} ms round trip = ${fmtNum(floor, 3)} ms)` : '';
+  add('P6', 'p50 add_item_to_cart with Redis, 1 connection ≤ 0.3 ms', redis?.single?.p50Ms, `${fmtNum(redis?.single?.p50Ms, 3)} ms${floorText}`, (v) => v <= 0.3);
   return out;
 }
 

@@ -20,6 +20,8 @@ export interface RunningSystem {
   memory(): Promise<{ heapUsed?: number; rss: number }>;
   /** What it sends to Redis and PostgreSQL, counted at its sockets (flowpos single process only). */
   wire?: { start(): Promise<void>; stop(): Promise<WireCounts> };
+  /** Median µs of one Redis round trip from the server's process, alone (flowpos single process with Redis). */
+  redisRoundTrip?: () => Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export async function startSystem(
         database: name,
         usesRedis: id === 'flowpos-redis',
         wire: { start: () => proc.wireStart(), stop: () => proc.wireStop() },
+        ...(id === 'flowpos-redis' ? { redisRoundTrip: () => proc.redisRoundTrip() } : {}),
       });
     }
     case 'flowpos-cluster': {
