@@ -168,7 +168,8 @@ async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Pro
   try {
     await chooseActiveBusiness(one, key);
 
-    if (info.legacy) {
+    // The HTTP floor keeps no sessions: memory per idle session would say nothing about it.
+    if (info.legacy && id !== 'http-floor') {
       // Idle sessions: memory before and after opening N sessions that then do nothing.
       // Warm-up sessions first, so JIT code and pools are in the 'before' figure.
       const warm = await runCount(settings.warmSessions, settings.connections, async () => {
@@ -198,7 +199,9 @@ async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Pro
         `  idle sessions ${opened.ok}: heap ${fmtBytes(out.idle.heapPerSessionBytes)}/session, RSS ${fmtBytes(out.idle.rssPerSessionBytes)}/session` +
           (out.idle.redisPerSessionBytes !== null ? `, Redis ${fmtBytes(out.idle.redisPerSessionBytes)}/session` : ''),
       );
+    }
 
+    if (info.legacy) {
       // Tool calls inside 2025-era sessions, many connections; CPU of the server, Redis and PostgreSQL per call.
       const cpu0 = await cpuSnapshot(sys, stats);
       const c0 = sys.usesRedis ? await stats.commands() : undefined;

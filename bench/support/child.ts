@@ -1,7 +1,7 @@
 /**
  * A server under test, run as its own process so its heap and RSS are its own:
  *
- *   node --expose-gc --import tsx bench/support/child.ts <sdk-stateful | sdk-per-request | flowpos>
+ *   node --expose-gc --import tsx bench/support/child.ts <sdk-stateful | sdk-per-request | http-floor | flowpos>
  *
  * It reports `{ type: 'ready', url }` over the IPC channel and then answers the parent's requests (see
  * ChildRequest). flowpos reads its configuration from the environment exactly as `flowpos-mcp serve` does. The
@@ -170,6 +170,10 @@ async function start(): Promise<{ url: string; close: () => Promise<void> }> {
     case 'sdk-per-request': {
       const { startSdkPerRequest } = await import('../baselines/sdk-per-request.js');
       return startSdkPerRequest();
+    }
+    case 'http-floor': {
+      const { startHttpFloor } = await import('../baselines/http-floor.js');
+      return startHttpFloor();
     }
     case 'flowpos': {
       const { createFlowposServer } = await import('../../src/app.js');

@@ -30,7 +30,7 @@ export interface MemorySample {
   gc: boolean;
 }
 
-export type ServerKind = 'sdk-stateful' | 'sdk-per-request' | 'flowpos';
+export type ServerKind = 'sdk-stateful' | 'sdk-per-request' | 'http-floor' | 'flowpos';
 
 export interface ServerProcess {
   kind: ServerKind;

@@ -25,7 +25,7 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-export type SystemId = 'sdk-stateful' | 'sdk-per-request' | 'flowpos-memory' | 'flowpos-redis' | 'flowpos-cluster';
+export type SystemId = 'sdk-stateful' | 'sdk-per-request' | 'http-floor' | 'flowpos-memory' | 'flowpos-redis' | 'flowpos-cluster';
 
 export interface SystemInfo {
   id: SystemId;
@@ -51,6 +51,14 @@ export const SYSTEMS: readonly SystemInfo[] = [
     description: 'bench/baselines/sdk-per-request.ts: createMcpHandler (a fresh McpServer per request) on Fastify; stateless, 2026-07-28 only here',
     legacy: false,
     modern: true,
+  },
+  {
+    id: 'http-floor',
+    label: 'HTTP floor (not MCP)',
+    description:
+      'bench/baselines/http-floor.ts: Fastify answering each message with the JSON the checks want (no SDK, no sessions, no state): what the HTTP stack alone costs, so the most any server on Fastify can reach here',
+    legacy: true,
+    modern: false,
   },
   {
     id: 'flowpos-memory',
@@ -110,6 +118,7 @@ export async function startSystem(
   switch (id) {
     case 'sdk-stateful':
     case 'sdk-per-request':
+    case 'http-floor':
       return fromProcess(await startServer(id, cpu), {});
     case 'flowpos-memory':
     case 'flowpos-redis': {
