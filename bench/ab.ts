@@ -7,7 +7,10 @@
  *   npx tsx bench/ab.ts --b /path/to/other/checkout [--a .] [--rounds 8] [--seconds 5] [--connections 50] [--scenario tools|opens|agent]
  *
  * Each checkout's own bench/support/ipc.ts starts its server, so each runs its own src/ (a git worktree with
- * node_modules linked in is enough). The load generator is this checkout's.
+ * node_modules linked in is enough). The load generator is this checkout's. Compare two worktrees, neither of them
+ * this one: a server of this very checkout has been seen to take up to 1.4× the calls/s of an identical one from
+ * another checkout at the same CPU per call (not understood yet), which two other checkouts do not show. CPU per
+ * call, the figure this compares, has not shown the effect.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

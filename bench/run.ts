@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { commandDelta, pinPostgresBackends, postgresBackends, postgresVersion, RedisStats, startBenchRedis, type TestDatabase, type TestRedis } from './support/backing.js';
 import { Http, runCount, runPhase, type PhaseOptions, type PhaseResult } from './support/load.js';
+import { FROM_SOURCE } from './support/build.js';
 import { calibrate } from './support/calibrate.js';
 import { canPin, pinPid, procCpuSeconds, procRss } from './support/pin.js';
 import { evaluateTargets, renderMarkdown, renderText, type BenchResult, type SystemResult } from './support/report.js';
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const result: BenchResult = {
     date: date.toISOString(),
-    settings: { ...settings, pinned: pin, serverCpu: pin ? SERVER_CPU : null, loadCpu: pin ? LOAD_CPU : null },
+    settings: { ...settings, pinned: pin, flowposBuild: FROM_SOURCE ? 'src' : 'dist', serverCpu: pin ? SERVER_CPU : null, loadCpu: pin ? LOAD_CPU : null },
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,

@@ -176,8 +176,11 @@ async function start(): Promise<{ url: string; close: () => Promise<void> }> {
       return startHttpFloor();
     }
     case 'flowpos': {
-      const { createFlowposServer } = await import('../../src/app.js');
-      const { loadConfig } = await import('../../src/config.js');
+      // dist/ (the build that ships) unless the parent asked for src/ (see bench/support/build.ts); a computed
+      // specifier, so type-checking the bench does not need a build.
+      const from = process.env.BENCH_FLOWPOS_BUILD === 'src' ? 'src' : 'dist';
+      const { createFlowposServer } = (await import(`../../${from}/app.js`)) as typeof import('../../src/app.js');
+      const { loadConfig } = (await import(`../../${from}/config.js`)) as typeof import('../../src/config.js');
       const server = await createFlowposServer(loadConfig(process.env));
       const url = await server.listen();
       return { url, close: () => server.close() };

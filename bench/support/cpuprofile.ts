@@ -76,7 +76,13 @@ const LAYERS: [string, (f: CallFrame) => boolean][] = [
   ['tracing (src/http/tracing, trace-context)', (f) => /\/src\/http\/(tracing|trace-context)\.ts|@opentelemetry/.test(f.url)],
 ];
 
+/** A built file (dist/x.js) is counted as its source (src/x.ts), so areas and layers read the same either way. */
+function asSource(url: string): string {
+  return url.startsWith(`${ROOT}dist/`) ? `${ROOT}src/${url.slice(ROOT.length + 5).replace(/\.js$/, '.ts')}` : url;
+}
+
 export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: number }, top = 30): ProfileSummary {
+  for (const n of profile.nodes) n.callFrame.url = asSource(n.callFrame.url);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt, FROM_SOURCE } from './build.js';
 import { pinnedCommand } from './pin.js';
 
 /** Parent → child (bench/support/child.ts). */
@@ -90,10 +91,11 @@ export async function startServer(
     CHILD,
     kind,
   ];
+  if (kind === 'flowpos') ensureBuilt(ROOT);
   const { command, args } = pinnedCommand(opts.cpu, process.execPath, nodeArgs);
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...serverEnv(), ...opts.env },
+    env: { ...serverEnv(), ...opts.env, BENCH_FLOWPOS_BUILD: FROM_SOURCE ? 'src' : 'dist' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   live.add(child);

@@ -75,6 +75,8 @@ export interface BenchResult {
     longMs: number;
     longSampleAtMs: number;
     pinned: boolean;
+    /** What flowpos-mcp ran as: its build (dist/) or its source under tsx (absent in results from before it was asked). */
+    flowposBuild?: 'dist' | 'src';
     serverCpu: string | null;
     loadCpu: string | null;
   };
@@ -244,7 +246,10 @@ export function renderMarkdown(result: BenchResult): string {
       `Load average at start ${m.loadavgStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${m.loadavgEnd.map((l) => l.toFixed(2)).join(' / ')}; ` +
       `server-core speed ${m.calibrationStart ?? '?'}k → ${m.calibrationEnd ?? '?'}k JSON round trips/s (bench/support/calibrate.ts).`,
   );
-  lines.push(`Commit ${result.source.commit}${result.source.srcModified ? ' with uncommitted changes in src/' : ''}.`);
+  lines.push(
+    `Commit ${result.source.commit}${result.source.srcModified ? ' with uncommitted changes in src/' : ''}` +
+      (result.settings.flowposBuild === 'src' ? '; flowpos-mcp run from src/ under tsx (BENCH_FROM_SOURCE=1).' : result.settings.flowposBuild === 'dist' ? '; flowpos-mcp run as built (dist/, as the Dockerfile runs it).' : '.'),
+  );
   lines.push(
     result.settings.pinned
       ? `Servers on core ${result.settings.serverCpu}; load generator, Redis, PostgreSQL backends and the cluster's balancer on core ${result.settings.loadCpu}.`

@@ -1,5 +1,6 @@
-import { startCluster, type Cluster } from '../../src/cluster/cluster.js';
+import type { Cluster } from '../../src/cluster/cluster.js';
 import { createBenchDatabase, type TestDatabase, type TestRedis } from './backing.js';
+import { ensureBuilt, FROM_SOURCE, ROOT } from './build.js';
 import { startServer, type ServerProcess, type WireCounts } from './ipc.js';
 import { pinPid, procRss } from './pin.js';
 
@@ -139,6 +140,10 @@ export async function startSystem(
       ctx.databases.push(db);
       const lines: string[] = [];
       let cluster: Cluster;
+      // The built cluster module starts built instances (dist/cli.js); the source one starts them under tsx.
+      ensureBuilt(ROOT);
+      const clusterModule = FROM_SOURCE ? '../../src/cluster/cluster.js' : '../../dist/cluster/cluster.js';
+      const { startCluster } = (await import(clusterModule)) as typeof import('../../src/cluster/cluster.js');
       try {
         // Instances inherit this process's environment minus what startCluster sets; `env` overrides the rest.
         cluster = await startCluster({
