@@ -27,13 +27,14 @@ export function rateLimitCheck(policy: RateLimitPolicy): ((request: FastifyReque
   const requests: RateLimitRule | undefined = requestsPerWindow > 0 ? { bucket: 'requests', limit: requestsPerWindow, windowMs } : undefined;
   const writes: RateLimitRule | undefined = writesPerWindow > 0 ? { bucket: 'writes', limit: writesPerWindow, windowMs } : undefined;
   const window = `${Math.round(windowMs / 1000)} s`;
+  // The same two rule lists every time: a limiter may then keep what it derives from a list (RedisRateLimiter does).
+  const forRead: readonly RateLimitRule[] = requests ? [requests] : [];
+  const forWrite: readonly RateLimitRule[] = [...forRead, ...(writes ? [writes] : [])];
 
   return async (request) => {
     const principal = request.principal;
     if (!principal) return;
-    const rules: RateLimitRule[] = [];
-    if (requests) rules.push(requests);
-    if (writes && isWriteCall(request.body, writeTools)) rules.push(writes);
+    const rules = isWriteCall(request.body, writeTools) ? forWrite : forRead;
     if (rules.length === 0) return;
     const verdict = await limiter.hit(principal.uid, rules);
     if (verdict.allowed) return;
