@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * What flowpos-mcp is measured as: by default the build that ships (`npm run build`, tsc into dist/, which the
- * Dockerfile runs); BENCH_FROM_SOURCE=1 measures src/ under tsx instead, which costs the server ~15 % more CPU
+ * Dockerfile runs); BENCH_FROM_SOURCE=1 measures src/ under tsx instead, which costs the server ~14 % more CPU
  * per call (bench/ab.ts, 2026-12-07) and would understate what an instance does in production.
  */
 export const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ensureBuilt, FROM_SOURCE } from './build.js';
+import { ensureBuilt, FROM_SOURCE, ROOT } from './build.js';
 import { pinnedCommand } from './pin.js';
 
 /** Parent → child (bench/support/child.ts). */
@@ -50,7 +50,6 @@ export interface ServerProcess {
 }
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 // Every server this process started; killed by pid if this process exits without stopping them.
 const live = new Set<ChildProcess>();
