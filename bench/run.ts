@@ -9,6 +9,8 @@
  *   --sessions <n>       idle sessions for the memory figures (default 10,000; quick 50)
  *   --long-seconds <n>   length of the long run (default 300; 0 skips it)
  *   --connections <n>    concurrent connections for throughput scenarios (default 50; quick 10)
+ *   --paired-rounds <n>  rounds of the paired comparison (baseline and flowpos on Redis at once; default 6,
+ *                        quick 2; 0 skips it)
  *   --no-pin             do not place processes on cores
  *   --source <label>     what code is measured, when this is not a git checkout (e.g. an exported commit)
  */
@@ -22,6 +24,7 @@ import { commandDelta, pinPostgresBackends, postgresBackends, postgresVersion, R
 import { Http, runCount, runPhase, type PhaseOptions, type PhaseResult } from './support/load.js';
 import { FROM_SOURCE } from './support/build.js';
 import { calibrate } from './support/calibrate.js';
+import { runPaired } from './support/paired.js';
 import { canPin, pinPid, procCpuSeconds, procRss } from './support/pin.js';
 import { evaluateTargets, renderMarkdown, renderText, type BenchResult, type SystemResult } from './support/report.js';
 import { agentStep, chooseActiveBusiness, legacyToolStep, modernToolStep, openSession, setupSession } from './support/scenarios.js';
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     sessions: { type: 'string' },
     'long-seconds': { type: 'string' },
     connections: { type: 'string' },
+    'paired-rounds': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     source: { type: 'string' },
   },
@@ -54,6 +58,9 @@ const settings = {
   idleSessions: Number(args.sessions ?? (quick ? 50 : 10_000)),
   longMs: quick ? 0 : Number(args['long-seconds'] ?? 300) * 1000,
   longSampleAtMs: 60_000,
+  pairedRounds: Number(args['paired-rounds'] ?? (quick ? 2 : 6)),
+  pairedMs: quick ? 400 : 5_000,
+  pairedWarmupMs: quick ? 100 : 1_000,
 };
 const only = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : undefined;
 const pin = !args['no-pin'] && canPin();
@@ -98,8 +105,10 @@ async function main(): Promise<number> {
   let redis: TestRedis | undefined;
   let stats: RedisStats | undefined;
   let running: RunningSystem | undefined;
+  const paired: RunningSystem[] = [];
   const stopAll = async () => {
     await running?.stop().catch(() => {});
+    for (const sys of paired.splice(0)) await sys.stop().catch(() => {});
     await stats?.close();
     await redis?.stop().catch(() => {});
     for (const db of databases) await db.drop().catch(() => {});
@@ -129,13 +138,17 @@ async function main(): Promise<number> {
         running = undefined;
       }
     }
+    if (settings.pairedRounds > 0 && (!only || (only.has('sdk-stateful') && only.has('flowpos-redis')))) {
+      result.paired = await measurePaired(redis, databases, paired);
+      for (const sys of paired.splice(0)) await sys.stop().catch(() => {});
+    }
   } finally {
     await stopAll();
   }
 
   result.machine.loadavgEnd = loadavg();
   result.machine.calibrationEnd = calibrate(pin ? SERVER_CPU : undefined);
-  result.failures = Object.values(result.systems).reduce((n, s) => n + (s?.failures ?? 0), 0);
+  result.failures = Object.values(result.systems).reduce((n, s) => n + (s?.failures ?? 0), 0) + (result.paired?.failures ?? 0);
   result.targets = evaluateTargets(result);
   const base = join(outDir, stamp);
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
@@ -143,6 +156,31 @@ async function main(): Promise<number> {
   log(`\n${renderText(result)}`);
   log(`\nwritten: ${base}.json, ${base}.md`);
   return result.failures === 0 ? 0 : 1;
+}
+
+/**
+ * The baseline and flowpos on Redis started together, both on the server core, and measured in alternating rounds
+ * (bench/support/paired.ts): the ratios the host's drift between sequential phases cannot skew.
+ */
+async function measurePaired(redis: TestRedis, databases: TestDatabase[], started: RunningSystem[]): Promise<NonNullable<BenchResult['paired']>> {
+  log(`\n== paired rounds: SDK stateful (baseline) and flowpos on Redis at once, ${settings.pairedRounds} rounds of ${settings.pairedMs / 1000} s per scenario ==`);
+  const ctx = { redis, ...(pin ? { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU } : {}), databases, log };
+  const base = await startSystem('sdk-stateful', ctx);
+  started.push(base);
+  const flowpos = await startSystem('flowpos-redis', ctx);
+  started.push(flowpos);
+  const calibration = calibrate(pin ? SERVER_CPU : undefined);
+  const r = await runPaired(base, flowpos, {
+    rounds: settings.pairedRounds,
+    durationMs: settings.pairedMs,
+    warmupMs: settings.pairedWarmupMs,
+    connections: settings.connections,
+    pinBackends: async (database) => {
+      if (pin) await pinPostgresBackends(database, LOAD_CPU);
+    },
+    log,
+  });
+  return { ...r, calibration };
 }
 
 async function measure(id: SystemId, sys: RunningSystem, stats: RedisStats): Promise<SystemResult> {
