@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { randomBase32 } from '../db/random-id.js';
 
 /**
@@ -46,13 +46,14 @@ export function isValidKeyId(keyId: string): boolean {
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time comparison of a presented secret against the stored SHA-256 hex. */
 export function secretMatches(secret: string, storedHex: string): boolean {
   if (!HASH_PATTERN.test(storedHex)) return false;
-  const presented = createHash('sha256').update(secret, 'utf8').digest();
+  // The one-shot digest: no Hash object per request (this runs on every API-key request).
+  const presented = hash('sha256', secret, 'buffer');
   const stored = Buffer.from(storedHex, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
