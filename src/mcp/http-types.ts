@@ -19,9 +19,18 @@ export interface FailureSink {
   failures: unknown[];
 }
 
+// A client sends the same Accept header on every request, so the last one parsed is kept (value and result).
+let lastAccept: string | undefined;
+let lastTypes: ReadonlySet<string> = new Set();
+
 /** The media types an Accept header lists, parameters dropped ("application/json-seq" is not "application/json"). */
-function acceptedTypes(headers: RequestHeaders): Set<string> {
-  return new Set((headers.get('accept') ?? '').split(',').map((range) => range.split(';')[0]!.trim().toLowerCase()));
+function acceptedTypes(headers: RequestHeaders): ReadonlySet<string> {
+  const accept = headers.get('accept') ?? '';
+  if (accept !== lastAccept) {
+    lastTypes = new Set(accept.split(',').map((range) => range.split(';')[0]!.trim().toLowerCase()));
+    lastAccept = accept;
+  }
+  return lastTypes;
 }
 
 export function acceptsBoth(headers: RequestHeaders): boolean {
