@@ -160,7 +160,7 @@ async function main(): Promise<number> {
 
 /**
  * The baseline and flowpos on Redis started together, both on the server core, and measured in alternating rounds
- * (bench/support/paired.ts): the ratios the host's drift between sequential phases cannot skew.
+ * (bench/support/paired.ts): ratios that the host's drift between sequential phases minutes apart does not reach.
  */
 async function measurePaired(redis: TestRedis, databases: TestDatabase[], started: RunningSystem[]): Promise<NonNullable<BenchResult['paired']>> {
   log(`\n== paired rounds: SDK stateful (baseline) and flowpos on Redis at once, ${settings.pairedRounds} rounds of ${settings.pairedMs / 1000} s per scenario ==`);

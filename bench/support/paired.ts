@@ -7,7 +7,7 @@ import type { RunningSystem } from './systems.js';
  * The baseline and flowpos-mcp on Redis running at the same time on the same core, with the load alternating
  * between them in short rounds: whatever the host does to the core's speed during a round (and this host's speed
  * has moved by a third between the phases of one sequential run) it does to both sides of that round's ratio. The
- * median of the per-round ratios is the figure a drifting machine cannot skew; the range shows how much it moved.
+ * median of the per-round ratios is the figure one slow stretch cannot skew; the range shows how much it still moved.
  */
 export type PairedScenarioId = 'tools' | 'opens' | 'agent';
 
