@@ -74,7 +74,9 @@ describe('cluster: its own Redis and PostgreSQL', { timeout: 85_000 }, () => {
     try {
       await assert.rejects(
         startCluster({ port: port - 2, instances: 3, redisUrl: 'redis://127.0.0.1:1', databaseUrl: 'postgres://x@127.0.0.1:1/x', onLog: () => {} }),
-        new RegExp(`port ${port} already in use.*--port`),
+        // Another process may hold one of the neighbouring ports too (they are ephemeral ones): every busy port is
+        // named, this one among them.
+        new RegExp(`ports? (\\d+, )*${port}(, \\d+)* already in use.*--port`),
       );
     } finally {
       blocker.close();
