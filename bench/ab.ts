@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { createBenchDatabase, pinPostgresBackends, startBenchRedis, type TestDatabase } from './support/backing.js';
 import type { ServerProcess } from './support/ipc.js';
 import { Http, runPhase } from './support/load.js';
+import { spread } from './support/paired.js';
 import { canPin, pinPid, procCpuSeconds } from './support/pin.js';
 import { agentStep, chooseActiveBusiness, legacyToolStep, openSession, setupSession } from './support/scenarios.js';
 import { FLOWPOS_ENV } from './support/systems.js';
@@ -93,11 +94,7 @@ async function round(side: Side, pin: boolean): Promise<void> {
   side.perSecond.push(r.perSecond);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+const median = (xs: number[]) => spread(xs)?.median ?? NaN;
 
 async function main(): Promise<void> {
   const pin = canPin();
