@@ -9,8 +9,9 @@
  *   --sessions <n>       idle sessions for the memory figures (default 10,000; quick 50)
  *   --long-seconds <n>   length of the long run (default 300; 0 skips it)
  *   --connections <n>    concurrent connections for throughput scenarios (default 50; quick 10)
- *   --paired-rounds <n>  rounds of the paired comparison (baseline and flowpos on Redis at once; default 6,
- *                        quick 2; 0 skips it)
+ *   --paired-rounds <n>  rounds of the paired comparison (the baseline, flowpos on Redis and, when --only does not
+ *                        leave them out, flowpos on the memory store and the HTTP floor, all running at once;
+ *                        default 6, quick 2; 0 skips it)
  *   --no-pin             do not place processes on cores
  *   --source <label>     what code is measured, when this is not a git checkout (e.g. an exported commit)
  */
@@ -66,6 +67,8 @@ const only = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : un
 const pin = !args['no-pin'] && canPin();
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
+/** Measured against the baseline in the paired rounds, in this order: the figure the targets read, then its two ceilings. */
+const PAIRED_CONTENDERS = ['flowpos-redis', 'flowpos-memory', 'http-floor'] as const;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const date = new Date();
@@ -159,18 +162,24 @@ async function main(): Promise<number> {
 }
 
 /**
- * The baseline and flowpos on Redis started together, both on the server core, and measured in alternating rounds
- * (bench/support/paired.ts): ratios that the host's drift between sequential phases minutes apart does not reach.
+ * The baseline, flowpos on Redis and, when the run includes them, flowpos on the memory store and the HTTP floor,
+ * started together, all on the server core, and measured in rotating rounds (bench/support/paired.ts): ratios that the
+ * host's drift between sequential phases minutes apart does not reach, with the two ceilings measured in the same rounds.
  */
 async function measurePaired(redis: TestRedis, databases: TestDatabase[], started: RunningSystem[]): Promise<NonNullable<BenchResult['paired']>> {
-  log(`\n== paired rounds: SDK stateful (baseline) and flowpos on Redis at once, ${settings.pairedRounds} rounds of ${settings.pairedMs / 1000} s per scenario ==`);
+  const ids = PAIRED_CONTENDERS.filter((id) => !only || only.has(id));
+  log(`\n== paired rounds: SDK stateful (baseline), ${ids.join(', ')} at once, ${settings.pairedRounds} rounds of ${settings.pairedMs / 1000} s per scenario and side ==`);
   const ctx = { redis, ...(pin ? { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU } : {}), databases, log };
   const base = await startSystem('sdk-stateful', ctx);
   started.push(base);
-  const flowpos = await startSystem('flowpos-redis', ctx);
-  started.push(flowpos);
+  const contenders: RunningSystem[] = [];
+  for (const id of ids) {
+    const sys = await startSystem(id, ctx);
+    started.push(sys);
+    contenders.push(sys);
+  }
   const calibration = calibrate(pin ? SERVER_CPU : undefined);
-  const r = await runPaired(base, flowpos, {
+  const r = await runPaired(base, contenders, {
     rounds: settings.pairedRounds,
     durationMs: settings.pairedMs,
     warmupMs: settings.pairedWarmupMs,

@@ -1,13 +1,16 @@
 import { Http, runPhase, type PhaseResult } from './load.js';
 import { procCpuSeconds } from './pin.js';
 import { agentStep, chooseActiveBusiness, legacyToolStep, openSession, setupSession, type Session } from './scenarios.js';
-import type { RunningSystem } from './systems.js';
+import type { RunningSystem, SystemId } from './systems.js';
 
 /**
- * The baseline and flowpos-mcp on Redis running at the same time on the same core, with the load alternating
- * between them in short rounds: whatever the host does to the core's speed during a round (and this host's speed
- * has moved by a third between the phases of one sequential run) it does to both sides of that round's ratio. The
- * median of the per-round ratios is the figure one slow stretch cannot skew; the range shows how much it still moved.
+ * The baseline and the systems compared with it (flowpos-mcp on Redis first; flowpos-mcp on the memory store and the
+ * HTTP floor when the run includes them) running at the same time on the same core, with the load going to one at a
+ * time in short rounds: whatever the host does to the core's speed during a round (and this host's speed has moved
+ * by a third between the phases of one sequential run) it does to every side of that round's ratios. The median of
+ * the per-round ratios is the figure one slow stretch cannot skew; the range shows how much it still moved. The
+ * memory store and the floor, measured in the same rounds, are the ceilings the Redis figure is read against: what
+ * flowpos-mcp does with no Redis at all, and what Fastify does with no MCP at all.
  */
 export type PairedScenarioId = 'tools' | 'opens' | 'agent';
 
@@ -23,16 +26,28 @@ export interface Spread {
   max: number;
 }
 
+export interface PairedSide {
+  id: SystemId;
+  /** One per counted round, in round order. */
+  rounds: PairedRound[];
+  /** Medians over the rounds. */
+  perSecond: number | null;
+  cpuUsPerStep: number | null;
+}
+
+export interface PairedContender extends PairedSide {
+  /** This side's calls/s over the baseline's, per round. */
+  throughput: Spread | null;
+  /** This side's CPU per step over the baseline's, per round. */
+  cpu: Spread | null;
+}
+
 export interface PairedScenario {
   scenario: PairedScenarioId;
   label: string;
-  rounds: { base: PairedRound; flowpos: PairedRound }[];
-  /** flowpos calls/s over the baseline's, per round. */
-  throughput: Spread | null;
-  /** flowpos CPU per step over the baseline's, per round. */
-  cpu: Spread | null;
-  base: { perSecond: number | null; cpuUsPerStep: number | null };
-  flowpos: { perSecond: number | null; cpuUsPerStep: number | null };
+  base: PairedSide;
+  /** In the order given to runPaired: flowpos-mcp on Redis first. */
+  contenders: PairedContender[];
 }
 
 export interface PairedResult {
@@ -67,8 +82,14 @@ interface Side {
   sessions: Session[];
 }
 
-export async function runPaired(base: RunningSystem, flowpos: RunningSystem, opts: PairedOptions): Promise<PairedResult> {
-  const sides: Side[] = [base, flowpos].map((sys) => ({ sys, http: new Http(sys.url, opts.connections), sessions: [] }));
+/** A scenario's figures for one system, if it took part. */
+export function pairedSide(s: PairedScenario, id: SystemId): PairedContender | undefined {
+  return s.contenders.find((c) => c.id === id);
+}
+
+export async function runPaired(base: RunningSystem, contenders: RunningSystem[], opts: PairedOptions): Promise<PairedResult> {
+  if (!contenders.length) throw new TypeError('runPaired: nothing to compare with the baseline');
+  const sides: Side[] = [base, ...contenders].map((sys) => ({ sys, http: new Http(sys.url, opts.connections), sessions: [] }));
   const result: PairedResult = { rounds: opts.rounds, seconds: opts.durationMs / 1000, warmupMs: opts.warmupMs, connections: opts.connections, scenarios: [], failures: 0, errors: [] };
   try {
     for (const side of sides) {
@@ -77,23 +98,24 @@ export async function runPaired(base: RunningSystem, flowpos: RunningSystem, opt
       side.sessions = await Promise.all(Array.from({ length: opts.connections }, (_, vu) => setupSession(side.http, side.sys.key, `p${vu}`)));
     }
     for (const scenario of ['tools', 'opens', 'agent'] as const) {
-      const rounds: PairedScenario['rounds'] = [];
+      const figures: PairedRound[][] = sides.map(() => []);
       // One uncounted round per side first: a freshly started server's first seconds of a new kind of load are
       // its JIT's (the first counted round of the baseline ran at half its later rate without this).
       for (const side of sides) await round(side, scenario, opts, result);
       for (let i = 0; i < opts.rounds; i++) {
-        // Which side goes first alternates, so neither always runs on a core the other has just warmed.
-        const order = i % 2 ? [1, 0] : [0, 1];
-        const figures: PairedRound[] = [];
-        for (const at of order) figures[at] = await round(sides[at]!, scenario, opts, result);
-        rounds.push({ base: figures[0]!, flowpos: figures[1]! });
+        // The order rotates, so no side always runs on a core another has just warmed, or always goes first.
+        for (let k = 0; k < sides.length; k++) {
+          const at = (i + k) % sides.length;
+          figures[at]!.push(await round(sides[at]!, scenario, opts, result));
+        }
       }
-      const s = summarise(scenario, rounds);
+      const s = summarise(scenario, sides.map((side, i) => ({ id: side.sys.id, rounds: figures[i]! })));
       result.scenarios.push(s);
       opts.log(
-        `  paired ${scenario.padEnd(6)} baseline ${fmt(s.base.perSecond)}/s, flowpos ${fmt(s.flowpos.perSecond)}/s: ` +
-          (s.throughput ? `×${s.throughput.median.toFixed(2)} (rounds ${s.throughput.min.toFixed(2)}–${s.throughput.max.toFixed(2)})` : '–') +
-          (s.cpu ? `; CPU per step ×${s.cpu.median.toFixed(2)}` : ''),
+        `  paired ${scenario.padEnd(6)} baseline ${fmt(s.base.perSecond)}/s` +
+          s.contenders
+            .map((c) => `, ${c.id} ${fmt(c.perSecond)}/s ${c.throughput ? `×${c.throughput.median.toFixed(2)} (${c.throughput.min.toFixed(2)}–${c.throughput.max.toFixed(2)})` : '–'}${c.cpu ? `, CPU ×${c.cpu.median.toFixed(2)}` : ''}`)
+            .join(''),
       );
     }
   } finally {
@@ -130,18 +152,26 @@ function cpuSeconds(sys: RunningSystem): number {
   return sys.pids.reduce((n, pid) => n + (procCpuSeconds(pid) ?? NaN), 0);
 }
 
-function summarise(scenario: PairedScenarioId, rounds: PairedScenario['rounds']): PairedScenario {
-  const throughput = spread(rounds.map((r) => (r.base.perSecond > 0 ? r.flowpos.perSecond / r.base.perSecond : NaN)));
-  const cpu = spread(rounds.map((r) => (r.base.cpuUsPerStep && r.flowpos.cpuUsPerStep !== null ? r.flowpos.cpuUsPerStep / r.base.cpuUsPerStep : NaN)));
+function summarise(scenario: PairedScenarioId, sides: { id: SystemId; rounds: PairedRound[] }[]): PairedScenario {
   const med = (xs: (number | null)[]) => spread(xs.map((x) => x ?? NaN))?.median ?? null;
+  const side = ({ id, rounds }: { id: SystemId; rounds: PairedRound[] }): PairedSide => ({
+    id,
+    rounds,
+    perSecond: med(rounds.map((r) => r.perSecond)),
+    cpuUsPerStep: med(rounds.map((r) => r.cpuUsPerStep)),
+  });
+  const [first, ...rest] = sides;
+  const base = side(first!);
   return {
     scenario,
     label: LABELS[scenario],
-    rounds,
-    throughput,
-    cpu,
-    base: { perSecond: med(rounds.map((r) => r.base.perSecond)), cpuUsPerStep: med(rounds.map((r) => r.base.cpuUsPerStep)) },
-    flowpos: { perSecond: med(rounds.map((r) => r.flowpos.perSecond)), cpuUsPerStep: med(rounds.map((r) => r.flowpos.cpuUsPerStep)) },
+    base,
+    contenders: rest.map((c) => ({
+      ...side(c),
+      // Round i of a contender against round i of the baseline: both ran in the same turn of the rotation.
+      throughput: spread(c.rounds.map((r, i) => (base.rounds[i]!.perSecond > 0 ? r.perSecond / base.rounds[i]!.perSecond : NaN))),
+      cpu: spread(c.rounds.map((r, i) => (base.rounds[i]!.cpuUsPerStep && r.cpuUsPerStep !== null ? r.cpuUsPerStep / base.rounds[i]!.cpuUsPerStep! : NaN))),
+    })),
   };
 }
 

@@ -81,18 +81,27 @@ test('npm run bench -- --quick measures every system and gets only valid answers
     assert.ok(redis.idle?.redisPerSessionBytes !== null && redis.idle!.redisPerSessionBytes > 0, 'Redis memory per session was not measured');
     assert.ok(redis.redisRoundTripUs != null && redis.redisRoundTripUs > 0, 'the bare Redis round trip (the floor under P6) was not measured');
     assert.ok(result.targets.some((t) => t.id === 'P6' && /floor here/.test(t.value)), `P6 is not shown against its floor: ${JSON.stringify(result.targets)}`);
-    // The paired comparison ran every scenario, both sides took load in every round, and P1/P2 are read from it.
+    // The paired comparison ran every scenario with the baseline, flowpos on Redis and both ceilings, every side
+    // took load in every round, and P1/P2 are read from it, with the ceilings of the same rounds next to them.
     const paired = result.paired;
     assert.ok(paired, 'the paired comparison did not run');
     assert.deepEqual(paired.scenarios.map((s) => s.scenario), ['tools', 'opens', 'agent']);
     for (const s of paired.scenarios) {
-      assert.equal(s.rounds.length, result.settings.pairedRounds, `${s.scenario}: not every round ran`);
-      for (const r of s.rounds) assert.ok(r.base.cpuUsPerStep !== null && r.flowpos.cpuUsPerStep !== null, `${s.scenario}: a round's CPU was not read`);
-      assert.ok(s.throughput && Number.isFinite(s.throughput.median) && s.throughput.min <= s.throughput.median && s.throughput.median <= s.throughput.max, `${s.scenario}: no ratio`);
+      assert.equal(s.base.id, 'sdk-stateful');
+      assert.deepEqual(s.contenders.map((c) => c.id), ['flowpos-redis', 'flowpos-memory', 'http-floor']);
+      for (const side of [s.base, ...s.contenders]) {
+        assert.equal(side.rounds.length, result.settings.pairedRounds, `${s.scenario} ${side.id}: not every round ran`);
+        for (const r of side.rounds) assert.ok(r.perSecond > 0 && r.cpuUsPerStep !== null && r.cpuUsPerStep > 0, `${s.scenario} ${side.id}: a round took no load or its CPU was not read`);
+      }
+      for (const c of s.contenders) {
+        const t = c.throughput;
+        assert.ok(t && Number.isFinite(t.median) && t.min <= t.median && t.median <= t.max, `${s.scenario} ${c.id}: no ratio`);
+      }
     }
     for (const id of ['P1', 'P2']) {
       const t = result.targets.find((x) => x.id === id && /baseline/.test(x.text) && !/cluster/.test(x.text));
       assert.match(t?.value ?? '', /paired \(median of \d+ rounds/, `${id} is not read from the paired rounds: ${JSON.stringify(t)}`);
+      assert.match(t?.value ?? '', /ceilings in the same rounds: memory store ×[\d.]+, HTTP floor ×[\d.]+/, `${id} is not shown against its paired ceilings: ${JSON.stringify(t)}`);
     }
     assert.equal(result.targets.length, 8);
     for (const t of result.targets) assert.match(t.status, /^(met|met \(stretch\)|not met|not measured)$/);
