@@ -34,7 +34,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../src/cluster/cluster.js';
-import { freePort, sleep, spawnSupervised, type Supervised } from '../src/cluster/processes.js';
+import { freePort } from '../src/cluster/ports.js';
+import { sleep, spawnSupervised, type Supervised } from '../src/cluster/processes.js';
 import { DEMO } from '../src/db/seed.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 

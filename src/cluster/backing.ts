@@ -5,7 +5,8 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import pg from 'pg';
-import { abortError, freePort, sleep, spawnSupervised, type Supervised } from './processes.js';
+import { freePort } from './ports.js';
+import { abortError, sleep, spawnSupervised, type Supervised } from './processes.js';
 
 /** A backing service the cluster uses: either one it was given or found, or one it started and must stop. */
 export interface Backing {

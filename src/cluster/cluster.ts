@@ -6,7 +6,8 @@ import { openDb } from '../db/open.js';
 import { DEMO, seedDemo } from '../db/seed.js';
 import { resolvePostgres, startPrivateRedis, type Backing, type LogLine } from './backing.js';
 import { startBalancer, type Balancer } from './balancer.js';
-import { abortError, freePort, portIsFree, sleep, spawnSupervised, type ProcessExit, type Supervised } from './processes.js';
+import { freePort, portIsFree } from './ports.js';
+import { abortError, sleep, spawnSupervised, type ProcessExit, type Supervised } from './processes.js';
 
 /**
  * A local cluster: N `flowpos-mcp serve` processes sharing one Redis and one PostgreSQL, behind a round-robin

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { resolvePostgres, startPrivateRedis, type Backing } from '../../src/cluster/backing.js';
 import { startCluster } from '../../src/cluster/cluster.js';
-import { freePort } from '../../src/cluster/processes.js';
+import { freePort } from '../../src/cluster/ports.js';
 
 /** What the cluster starts for itself when it is given no REDIS_URL or DATABASE_URL, and how it refuses. */
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { freePort, portIsFree } from '../../src/cluster/processes.js';
+import { freePort, portIsFree } from '../../src/cluster/ports.js';
 import { within } from '../helpers/cluster.js';
 import { callTool, openSession, structured } from '../helpers/mcp-http.js';
 

@@ -131,21 +131,25 @@ describe('cluster: faults under a live session', { timeout: 88_000 }, () => {
     }
 
     await c.kill(victim, 'SIGKILL');
-    await reader.next(3000).catch(() => null); // the stream breaks with its instance
-    const missed = ['missed-0', 'missed-1', 'missed-2'];
-    for (const cart of missed) structured(await callTool(c.url, key, sid, 'add_item_to_cart', { sku: 'COF-AMERICANO-12', quantity: 1, cart_id: cart }));
+    try {
+      await reader.next(3000).catch(() => null); // the stream breaks with its instance
+      const missed = ['missed-0', 'missed-1', 'missed-2'];
+      for (const cart of missed) structured(await callTool(c.url, key, sid, 'add_item_to_cart', { sku: 'COF-AMERICANO-12', quantity: 1, cart_id: cart }));
 
-    const resumed = await getStream(lastId);
-    assert.equal(resumed.status, 200);
-    assert.notEqual(servedBy(resumed), holder, 'resumed on a surviving instance');
-    const again = new SseReader(resumed);
-    const replayed: string[] = [];
-    for (let k = 0; k < missed.length; k++) replayed.push((await again.until(cartUpdate)).data.params.uri);
-    await assert.rejects(again.until(cartUpdate, 700), /timed out/, 'nothing more, nothing repeated');
-    await again.cancel();
-    console.log(`GET stream after kill -9 of ${holder}: events missed ${missed.length}, replayed ${replayed.length} on ${servedBy(resumed)}`);
-    assert.deepEqual(replayed, missed.map((m) => `pos://carts/${m}`));
-    await c.restart(victim);
+      const resumed = await getStream(lastId);
+      assert.equal(resumed.status, 200);
+      assert.notEqual(servedBy(resumed), holder, 'resumed on a surviving instance');
+      const again = new SseReader(resumed);
+      const replayed: string[] = [];
+      for (let k = 0; k < missed.length; k++) replayed.push((await again.until(cartUpdate)).data.params.uri);
+      await assert.rejects(again.until(cartUpdate, 700), /timed out/, 'nothing more, nothing repeated');
+      await again.cancel();
+      console.log(`GET stream after kill -9 of ${holder}: events missed ${missed.length}, replayed ${replayed.length} on ${servedBy(resumed)}`);
+      assert.deepEqual(replayed, missed.map((m) => `pos://carts/${m}`));
+    } finally {
+      // In finally, as above: the tests after this one need all three instances.
+      if (!c.instances[victim]!.running()) await c.restart(victim);
+    }
   });
 
   test('session expired: the old id gets 404; the SDK client does not re-initialize by itself, a new client carries on with the cart', async () => {

@@ -8,7 +8,8 @@ import { dirname, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { copies, parseDockerfile } from './dockerfile-parse.js';
 import { callTool, openSession, structured } from '../helpers/mcp-http.js';
-import { cleanEnv, freePort, ROOT, serveEmbedded, startProcess } from '../helpers/serve-process.js';
+import { freePort } from '../../src/cluster/ports.js';
+import { cleanEnv, ROOT, serveEmbedded, startProcess } from '../helpers/serve-process.js';
 
 /**
  * What the image's build stage does, done here without Docker: copy exactly what the Dockerfile's build stage

@@ -11,7 +11,7 @@ import { startBalancer, type Balancer } from '../../src/cluster/balancer.js';
 import { DEMO } from '../../src/db/seed.js';
 import { testChromium } from '../helpers/chromium.js';
 import { startAuthEmulator, type AuthEmulator } from '../helpers/firebase-emulator.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/cluster/ports.js';
 import { metricSum } from '../helpers/metrics.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { baseHeaders, callTool, openSession } from '../helpers/mcp-http.js';

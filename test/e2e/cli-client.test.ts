@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { clientCommand } from '../../src/client-cli.js';
 import { DEMO } from '../../src/db/seed.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
-import { cleanEnv, freePort, startProcess } from '../helpers/serve-process.js';
+import { freePort } from '../../src/cluster/ports.js';
+import { cleanEnv, startProcess } from '../helpers/serve-process.js';
 
 /**
  * `flowpos-mcp tools` and `flowpos-mcp call` as a person runs them, through the official MCP client, against a

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEMO } from '../../src/db/seed.js';
 import { callTool, openSession, structured } from '../helpers/mcp-http.js';
-import { cleanEnv, freePort, serveEmbedded, startProcess, type Exit, type Served } from '../helpers/serve-process.js';
+import { freePort } from '../../src/cluster/ports.js';
+import { cleanEnv, serveEmbedded, startProcess, type Exit, type Served } from '../helpers/serve-process.js';
 
 /**
  * What a newcomer gets from `npm start` (`tsx src/cli.ts serve`): a real child process, no Redis, no

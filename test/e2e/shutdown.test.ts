@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEMO } from '../../src/db/seed.js';
 import { baseHeaders, callTool, LEGACY_VERSION, openSession, structured } from '../helpers/mcp-http.js';
-import { freePort, serveEmbedded, type Served } from '../helpers/serve-process.js';
+import { freePort } from '../../src/cluster/ports.js';
+import { serveEmbedded, type Served } from '../helpers/serve-process.js';
 
 /**
  * SIGTERM as Cloud Run, Kubernetes or `docker stop` send it, to a real `flowpos-mcp serve` process: the listening

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/cluster/ports.js';
 
 /**
  * The Firebase Auth Emulator (devDependency firebase-tools), started as `firebase emulators:start --only auth

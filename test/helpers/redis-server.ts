@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from '../../src/cluster/ports.js';
 
 /**
  * A throwaway redis-server for tests: `redis-server --port <free port> --save "" --appendonly no --bind 127.0.0.1`,
@@ -76,17 +77,6 @@ function redisServerBinary(spawnOnly: boolean): string {
   return bin;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Sends an inline PING and resolves true on +PONG. */
 function ping(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {

@@ -15,6 +15,7 @@ import { baseHeaders, callTool, callToolModern, LEGACY_VERSION, openSession, pos
 import { SseReader } from '../helpers/sse.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { assertAlive, assertEveryKeyExpires, COFFEE, legacyHeaders, NO_RATE_LIMITS, postBounded, rawHttp, startBench, type Bench } from './support.js';
+import { freePort } from '../../src/cluster/ports.js';
 
 /**
  * An API key's secret and everything before it. The secret is base64url and may itself contain `_`, so the key is
@@ -471,14 +472,4 @@ function sameBytes(a: string, b: string): boolean {
   return x.length === y.length && x.every((seg, i) => seg === y[i]);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/cluster/ports.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { startJwksServer, type JwksFixture } from '../helpers/jwks.js';
 import { baseHeaders, LEGACY_VERSION } from '../helpers/mcp-http.js';

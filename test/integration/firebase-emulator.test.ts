@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { runVerify } from '../../src/cli/verify.js';
 import { getUser } from '../../src/db/users-repo.js';
 import { startAuthEmulator, type AuthEmulator } from '../helpers/firebase-emulator.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/cluster/ports.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { baseHeaders, callTool, LEGACY_VERSION, openSession, post, structured } from '../helpers/mcp-http.js';
 import { exchangeForm, exchangeSimple } from '../helpers/oauth.js';

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runVerify, verifyCommand } from '../../src/cli/verify.js';
 import { DEMO } from '../../src/db/seed.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/cluster/ports.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { startJwksServer, type JwksFixture } from '../helpers/jwks.js';
 

@@ -16,6 +16,7 @@ import { createStores, type Stores } from '../../src/state/stores.js';
 import { sessionRecord } from '../contract/session-store.contract.js';
 import { sleep, waitFor } from '../contract/support.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { freePort } from '../../src/cluster/ports.js';
 
 /**
  * Redis goes away: store calls must fail fast with an error the HTTP layer recognises (→ 503), never hang; and
@@ -217,12 +218,7 @@ it('close() does not hang while Redis is down', async () => {
 });
 
 it('createStores names REDIS_URL (without the password) when Redis cannot be reached at start-up', async () => {
-  const port = await new Promise<number>((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+  const port = await freePort(); // nobody listens there
   const started = Date.now();
   await assert.rejects(
     createStores({
