@@ -22,9 +22,10 @@ export interface AuthEmulator {
 
 /**
  * Start-up is slow: the Auth Emulator compiles the JSON Schemas of the whole Identity Toolkit API with Ajv (~30 s of
- * CPU on a loaded two-core machine, measured with --cpu-prof); nothing in firebase.json turns that off.
+ * CPU on a loaded two-core machine, measured with --cpu-prof); nothing in firebase.json turns that off. The wait
+ * allows for it sharing the cores with a concurrent test file at full load (the bench, the cluster tests).
  */
-const START_TIMEOUT_MS = 90_000;
+const START_TIMEOUT_MS = 180_000;
 
 function firebaseCli(): string {
   const require = createRequire(import.meta.url);
