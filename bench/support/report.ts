@@ -267,18 +267,27 @@ function pairedSystems(result: BenchResult): { id: SystemId; label: string }[] {
   return [first.base.id, ...first.contenders.map((c) => c.id)].map((id) => ({ id, label: label(id) }));
 }
 
-/**
- * One row per paired scenario: label; the baseline's calls/s; each contender's calls/s with its ratio (median and
- * range of the per-round ratios); CPU per step of every side; flowpos on Redis' CPU ratio.
- */
-function pairedRows(result: BenchResult): string[][] {
-  return (result.paired?.scenarios ?? []).map((s) => [
-    s.label,
-    fmtNum(s.base.perSecond),
-    ...s.contenders.map((c) => `${fmtNum(c.perSecond)} ${x(c.throughput)}`),
-    [s.base, ...s.contenders].map((c) => fmtNum(c.cpuUsPerStep)).join(' / '),
-    x(pairedSide(s, 'flowpos-redis')?.cpu ?? null),
-  ]);
+/** One paired scenario, formatted once for both renderers: each side's label and calls/s (a contender's with its ratio). */
+interface PairedLine {
+  label: string;
+  sides: { label: string; perSecond: string; ratio?: string }[];
+  /** CPU per step of every side, baseline first. */
+  cpu: string;
+  /** flowpos on Redis' CPU per step over the baseline's. */
+  cpuRatio: string;
+}
+
+function pairedLines(result: BenchResult): PairedLine[] {
+  const names = new Map(pairedSystems(result).map((p) => [p.id, p.label]));
+  return (result.paired?.scenarios ?? []).map((s) => ({
+    label: s.label,
+    sides: [
+      { label: names.get(s.base.id) ?? s.base.id, perSecond: fmtNum(s.base.perSecond) },
+      ...s.contenders.map((c) => ({ label: names.get(c.id) ?? c.id, perSecond: fmtNum(c.perSecond), ratio: x(c.throughput) })),
+    ],
+    cpu: [s.base, ...s.contenders].map((c) => fmtNum(c.cpuUsPerStep)).join(' / '),
+    cpuRatio: x(pairedSide(s, 'flowpos-redis')?.cpu ?? null),
+  }));
 }
 
 function present(result: BenchResult): { id: SystemId; s: SystemResult }[] {
@@ -312,7 +321,7 @@ export function renderMarkdown(result: BenchResult): string {
   lines.push(`| | ${systems.map(({ s }) => s.label).join(' | ')} |`);
   lines.push(`|---|${systems.map(() => '---').join('|')}|`);
   for (const row of rows(result)) lines.push(`| ${row.label} | ${systems.map(({ id, s }) => row.cell(s, id)).join(' | ')} |`);
-  const paired = pairedRows(result);
+  const paired = pairedLines(result);
   if (paired.length) {
     const p = result.paired!;
     lines.push(
@@ -324,7 +333,7 @@ export function renderMarkdown(result: BenchResult): string {
       '',
       `| scenario | ${pairedSystems(result).map((p, i) => (i === 0 ? `${p.label} /s` : `${p.label} /s (× baseline)`)).join(' | ')} | CPU per step, µs (same order) | CPU of flowpos, Redis × baseline |`,
       `|---|${pairedSystems(result).map(() => '---').join('|')}|---|---|`,
-      ...paired.map((r) => `| ${r.join(' | ')} |`),
+      ...paired.map((l) => `| ${[l.label, ...l.sides.map((d) => (d.ratio ? `${d.perSecond} ${d.ratio}` : d.perSecond)), l.cpu, l.cpuRatio].join(' | ')} |`),
     );
   }
   lines.push('', '| target | measured | status |', '|---|---|---|');
@@ -347,15 +356,11 @@ export function renderText(result: BenchResult): string {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const text = table.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
   const targets = result.targets.map((t) => `${t.id} ${t.text}: ${t.value} — ${t.status}`).join('\n');
-  const names = new Map(pairedSystems(result).map((p) => [p.id, p.label]));
-  const pairedText = result.paired?.scenarios.length
-    ? `\n\npaired rounds (${[...names.values()].join('; ')} at once, median of ${result.paired.rounds} rounds):\n` +
-      result.paired.scenarios
-        .map((s) => {
-          const sides = [`${names.get(s.base.id)} ${fmtNum(s.base.perSecond)}/s`, ...s.contenders.map((c) => `${names.get(c.id)} ${fmtNum(c.perSecond)}/s ${x(c.throughput)}`)];
-          const cpu = [s.base, ...s.contenders].map((c) => fmtNum(c.cpuUsPerStep)).join(' / ');
-          return `${s.label}: ${sides.join('; ')}; CPU per step ${cpu} µs; CPU of flowpos on Redis ${x(pairedSide(s, 'flowpos-redis')?.cpu ?? null)} the baseline's`;
-        })
+  const paired = pairedLines(result);
+  const pairedText = paired.length
+    ? `\n\npaired rounds (${pairedSystems(result).map((p) => p.label).join('; ')} at once, median of ${result.paired!.rounds} rounds):\n` +
+      paired
+        .map((l) => `${l.label}: ${l.sides.map((d) => `${d.label} ${d.perSecond}/s${d.ratio ? ` ${d.ratio}` : ''}`).join('; ')}; CPU per step ${l.cpu} µs; CPU of flowpos on Redis ${l.cpuRatio} the baseline's`)
         .join('\n')
     : '';
   return `${text}${pairedText}\n\n${targets}\n\nfailed responses: ${result.failures}`;
