@@ -1,8 +1,9 @@
 /**
  * Two checkouts of flowpos-mcp side by side, to tell a change of a few per cent from this machine's drift: both
  * servers run at once (same core, same Redis, a database each), and the load alternates between them in short
- * rounds, so whatever slows the machine down slows both. Per round it reads each server's CPU time per call
- * from /proc; it prints every round and the median of the per-round ratios.
+ * rounds (bench/support/paired.ts, the rounds `npm run bench` compares its systems in), so whatever slows the
+ * machine down slows both. Per round it reads each server's CPU time per call from /proc; it prints every round
+ * and the median of the per-round ratios.
  *
  *   npx tsx bench/ab.ts --b /path/to/other/checkout [--a .] [--rounds 8] [--seconds 5] [--connections 50] [--scenario tools|opens|agent]
  *
@@ -17,10 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBenchDatabase, pinPostgresBackends, startBenchRedis, type TestDatabase } from './support/backing.js';
 import type { ServerProcess } from './support/ipc.js';
-import { Http, runPhase } from './support/load.js';
-import { spread } from './support/paired.js';
-import { canPin, pinPid, procCpuSeconds } from './support/pin.js';
-import { agentStep, chooseActiveBusiness, legacyToolStep, openSession, setupSession } from './support/scenarios.js';
+import { runPaired, type PairedScenarioId, type PairedSystem } from './support/paired.js';
+import { canPin, pinPid } from './support/pin.js';
 import { FLOWPOS_ENV } from './support/systems.js';
 
 const { values: args } = parseArgs({
@@ -35,21 +34,16 @@ const { values: args } = parseArgs({
 });
 if (!args.b) throw new Error('--b <checkout> is required: the checkout to compare with --a (default: this one)');
 if (!['tools', 'opens', 'agent'].includes(args.scenario!)) throw new Error(`--scenario must be tools, opens or agent, not ${args.scenario}`);
+const scenario = args.scenario as PairedScenarioId;
 const rounds = Number(args.rounds);
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 interface Side {
-  name: string;
+  system: PairedSystem;
   server: ServerProcess;
   db: TestDatabase;
-  database: string;
-  http: Http;
-  key: string;
-  sessions?: { sessionId: string; cartId: string }[];
-  perCallUs: number[];
-  perSecond: number[];
 }
 
 async function startSide(name: string, checkout: string, redisUrl: string, pin: boolean): Promise<Side> {
@@ -59,42 +53,10 @@ async function startSide(name: string, checkout: string, redisUrl: string, pin: 
     ...(pin ? { cpu: '0' } : {}),
     env: { ...FLOWPOS_ENV, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, MCP_REDIS_KEY_PREFIX: `ab-${name}:` },
   });
-  const http = new Http(server.url, connections);
-  await chooseActiveBusiness(http, key);
-  return { name, server, db, database, http, key: key!, perCallUs: [], perSecond: [] };
+  return { system: { id: name, url: server.url, key, pids: [server.pid], database }, server, db };
 }
 
-async function round(side: Side, pin: boolean): Promise<void> {
-  if (pin) await pinPostgresBackends(side.database, '1');
-  const cpu0 = procCpuSeconds(side.server.pid);
-  const options = { name: side.name, vus: connections, warmupMs: 1000, durationMs: seconds * 1000 };
-  const r =
-    args.scenario === 'tools'
-      ? await runPhase({
-          ...options,
-          setup: async (vu) => (side.sessions![vu] ??= await setupSession(side.http, side.key, `ab${vu}`)),
-          step: legacyToolStep(side.http, side.key),
-        })
-      : await runPhase({
-          ...options,
-          setup: async (vu) => `ab${vu}`,
-          step:
-            args.scenario === 'opens'
-              ? async () => {
-                  const s = await openSession(side.http, side.key);
-                  return 'error' in s ? s.error : null;
-                }
-              : agentStep(side.http, side.key),
-        });
-  const cpu1 = procCpuSeconds(side.server.pid);
-  if (r.failures) throw new Error(`${side.name}: ${r.failures} failed calls, first: ${r.errors[0]}`);
-  // The warm-up's calls are in the CPU delta too; runPhase counts only the measured window, so scale by time.
-  const calls = r.perSecond * (seconds + 1);
-  side.perCallUs.push(cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1e6) / calls : NaN);
-  side.perSecond.push(r.perSecond);
-}
-
-const median = (xs: number[]) => spread(xs)?.median ?? NaN;
+const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 
 async function main(): Promise<void> {
   const pin = canPin();
@@ -102,30 +64,36 @@ async function main(): Promise<void> {
   const redis = await startBenchRedis();
   const sides: Side[] = [];
   try {
-    sides.push(await startSide('a', args.a!, redis.url, pin));
-    sides.push(await startSide('b', args.b!, redis.url, pin));
-    for (const s of sides) s.sessions = [];
-    log(`A = ${resolve(args.a!)}, B = ${resolve(args.b!)}; ${args.scenario}, ${connections} connections, ${rounds} rounds of ${seconds} s each`);
-    for (let i = 0; i < rounds; i++) {
-      // Alternate which goes first, so neither always follows the other.
-      const order = i % 2 ? [sides[1]!, sides[0]!] : sides;
-      for (const s of order) await round(s, pin);
-      const [a, b] = sides as [Side, Side];
+    sides.push(await startSide('A', args.a!, redis.url, pin));
+    sides.push(await startSide('B', args.b!, redis.url, pin));
+    log(`A = ${resolve(args.a!)}, B = ${resolve(args.b!)}; ${scenario}, ${connections} connections, ${rounds} rounds of ${seconds} s each`);
+    const result = await runPaired(sides[0]!.system, [sides[1]!.system], {
+      rounds,
+      durationMs: seconds * 1000,
+      warmupMs: 1000,
+      connections,
+      scenarios: [scenario],
+      pinBackends: async (database) => {
+        if (pin) await pinPostgresBackends(database, '1');
+      },
+      log,
+    });
+    if (result.failures) throw new Error(`${result.failures} failed calls, first: ${result.errors[0]}`);
+    const s = result.scenarios[0]!;
+    const b = s.contenders[0]!;
+    s.base.rounds.forEach((ra, i) => {
+      const rb = b.rounds[i]!;
       log(
-        `round ${i + 1}: A ${a.perCallUs.at(-1)!.toFixed(0)} µs/call (${a.perSecond.at(-1)!.toFixed(0)}/s)  ` +
-          `B ${b.perCallUs.at(-1)!.toFixed(0)} µs/call (${b.perSecond.at(-1)!.toFixed(0)}/s)  B/A ${(b.perCallUs.at(-1)! / a.perCallUs.at(-1)!).toFixed(3)}`,
+        `round ${i + 1}: A ${f(ra.cpuUsPerStep)} µs/call (${f(ra.perSecond)}/s)  B ${f(rb.cpuUsPerStep)} µs/call (${f(rb.perSecond)}/s)  ` +
+          `B/A ${f(ra.cpuUsPerStep && rb.cpuUsPerStep !== null ? rb.cpuUsPerStep / ra.cpuUsPerStep : null, 3)}`,
       );
-    }
-    const [a, b] = sides as [Side, Side];
-    const ratios = a.perCallUs.map((x, i) => b.perCallUs[i]! / x);
+    });
     log(
-      `median: A ${median(a.perCallUs).toFixed(0)} µs/call, B ${median(b.perCallUs).toFixed(0)} µs/call; ` +
-        `B/A CPU per call ${median(ratios).toFixed(3)} (rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}); ` +
-        `B/A calls/s ${median(a.perSecond.map((x, i) => b.perSecond[i]! / x)).toFixed(3)}`,
+      `median: A ${f(s.base.cpuUsPerStep)} µs/call, B ${f(b.cpuUsPerStep)} µs/call; ` +
+        `B/A CPU per call ${f(b.cpu?.median, 3)} (rounds ${f(b.cpu?.min, 3)}–${f(b.cpu?.max, 3)}); B/A calls/s ${f(b.throughput?.median, 3)}`,
     );
   } finally {
     for (const s of sides) {
-      await s.http.close();
       await s.server.stop();
       await s.db.drop().catch(() => {});
     }

@@ -1,7 +1,7 @@
 import { Http, runPhase, type PhaseResult } from './load.js';
 import { procCpuSeconds } from './pin.js';
 import { agentStep, chooseActiveBusiness, legacyToolStep, openSession, setupSession, type Session } from './scenarios.js';
-import type { RunningSystem, SystemId } from './systems.js';
+import type { RunningSystem } from './systems.js';
 
 /**
  * The baseline and the systems compared with it (flowpos-mcp on Redis first; flowpos-mcp on the memory store and the
@@ -26,8 +26,12 @@ export interface Spread {
   max: number;
 }
 
+/** What the rounds need of a system: a bench system, or (bench/ab.ts) a checkout's server. */
+export type PairedSystem = Pick<RunningSystem, 'url' | 'key' | 'pids' | 'database'> & { id: string };
+
 export interface PairedSide {
-  id: SystemId;
+  /** A SystemId in bench results; bench/ab.ts names its checkouts A and B. */
+  id: string;
   /** One per counted round, in round order. */
   rounds: PairedRound[];
   /** Medians over the rounds. */
@@ -67,6 +71,8 @@ export interface PairedOptions {
   connections: number;
   /** Places the PostgreSQL backends of a database next to the load (no-op when not pinning). */
   pinBackends: (database: string) => Promise<void>;
+  /** The scenarios to run, in this order; default all three. */
+  scenarios?: PairedScenarioId[];
   log: (line: string) => void;
 }
 
@@ -77,27 +83,28 @@ const LABELS: Record<PairedScenarioId, string> = {
 };
 
 interface Side {
-  sys: RunningSystem;
+  sys: PairedSystem;
   http: Http;
   sessions: Session[];
 }
 
 /** A scenario's figures for one system, if it took part. */
-export function pairedSide(s: PairedScenario, id: SystemId): PairedContender | undefined {
+export function pairedSide(s: PairedScenario, id: string): PairedContender | undefined {
   return s.contenders.find((c) => c.id === id);
 }
 
-export async function runPaired(base: RunningSystem, contenders: RunningSystem[], opts: PairedOptions): Promise<PairedResult> {
+export async function runPaired(base: PairedSystem, contenders: PairedSystem[], opts: PairedOptions): Promise<PairedResult> {
   if (!contenders.length) throw new TypeError('runPaired: nothing to compare with the baseline');
   const sides: Side[] = [base, ...contenders].map((sys) => ({ sys, http: new Http(sys.url, opts.connections), sessions: [] }));
   const result: PairedResult = { rounds: opts.rounds, seconds: opts.durationMs / 1000, warmupMs: opts.warmupMs, connections: opts.connections, scenarios: [], failures: 0, errors: [] };
   try {
+    const scenarios = opts.scenarios ?? (['tools', 'opens', 'agent'] as const);
     for (const side of sides) {
       await chooseActiveBusiness(side.http, side.sys.key);
       // The tool-call rounds reuse one session per connection: opened here, outside every round's CPU count.
-      side.sessions = await Promise.all(Array.from({ length: opts.connections }, (_, vu) => setupSession(side.http, side.sys.key, `p${vu}`)));
+      if (scenarios.includes('tools')) side.sessions = await Promise.all(Array.from({ length: opts.connections }, (_, vu) => setupSession(side.http, side.sys.key, `p${vu}`)));
     }
-    for (const scenario of ['tools', 'opens', 'agent'] as const) {
+    for (const scenario of scenarios) {
       const figures: PairedRound[][] = sides.map(() => []);
       // One uncounted round per side first: a freshly started server's first seconds of a new kind of load are
       // its JIT's (the first counted round of the baseline ran at half its later rate without this).
@@ -148,13 +155,13 @@ async function round(side: Side, scenario: PairedScenarioId, opts: PairedOptions
   return { perSecond: r.perSecond, cpuUsPerStep: Number.isFinite(cpu1 - cpu0) && steps > 0 ? ((cpu1 - cpu0) * 1e6) / steps : null };
 }
 
-function cpuSeconds(sys: RunningSystem): number {
+function cpuSeconds(sys: PairedSystem): number {
   return sys.pids.reduce((n, pid) => n + (procCpuSeconds(pid) ?? NaN), 0);
 }
 
-function summarise(scenario: PairedScenarioId, sides: { id: SystemId; rounds: PairedRound[] }[]): PairedScenario {
+function summarise(scenario: PairedScenarioId, sides: { id: string; rounds: PairedRound[] }[]): PairedScenario {
   const med = (xs: (number | null)[]) => spread(xs.map((x) => x ?? NaN))?.median ?? null;
-  const side = ({ id, rounds }: { id: SystemId; rounds: PairedRound[] }): PairedSide => ({
+  const side = ({ id, rounds }: { id: string; rounds: PairedRound[] }): PairedSide => ({
     id,
     rounds,
     perSecond: med(rounds.map((r) => r.perSecond)),

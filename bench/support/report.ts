@@ -260,10 +260,10 @@ export function evaluateTargets(result: BenchResult): Target[] {
 const x = (sp: Spread | null) => (sp ? `×${sp.median.toFixed(2)} (${sp.min.toFixed(2)}–${sp.max.toFixed(2)})` : '–');
 
 /** The systems of the paired rounds, baseline first, with their labels. */
-function pairedSystems(result: BenchResult): { id: SystemId; label: string }[] {
+function pairedSystems(result: BenchResult): { id: string; label: string }[] {
   const first = result.paired?.scenarios[0];
   if (!first) return [];
-  const label = (id: SystemId) => SYSTEMS.find((s) => s.id === id)?.label ?? id;
+  const label = (id: string) => SYSTEMS.find((s) => s.id === id)?.label ?? id;
   return [first.base.id, ...first.contenders.map((c) => c.id)].map((id) => ({ id, label: label(id) }));
 }
 
