@@ -152,7 +152,9 @@ export async function serveEmbedded(opts: { dataDir: string; port: number; env?:
     ? startProcess('dist/cli.js', ['serve'], env, { tsx: false, ...(opts.cwd ? { cwd: opts.cwd } : {}) })
     : startProcess('src/cli.ts', ['serve'], env, opts.cwd ? { cwd: opts.cwd } : {});
   try {
-    const startMs = opts.startMs ?? 45_000;
+    // A first run creates its PGlite cluster (initdb in WebAssembly), migrates and seeds before printing anything:
+    // seconds of CPU, which a concurrent test file at full load can stretch well past 45 s.
+    const startMs = opts.startMs ?? 90_000;
     const [, endpoint] = await proc.waitForStdout(/MCP endpoint: (\S+)/, startMs);
     const [key] = await proc.waitForStdout(/\bfpk_[a-z2-7]+_[A-Za-z0-9_-]+/, startMs);
     return { proc, endpoint: endpoint!, key: key!, base: endpoint!.replace(/\/mcp$/, '') };
