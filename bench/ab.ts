@@ -20,6 +20,7 @@ import { createBenchDatabase, pinPostgresBackends, startBenchRedis, type TestDat
 import type { ServerProcess } from './support/ipc.js';
 import { runPaired, type PairedScenarioId, type PairedSystem } from './support/paired.js';
 import { canPin, pinPid } from './support/pin.js';
+import { fmtNum as f } from './support/report.js';
 import { FLOWPOS_ENV } from './support/systems.js';
 
 const { values: args } = parseArgs({
@@ -55,8 +56,6 @@ async function startSide(name: string, checkout: string, redisUrl: string, pin: 
   });
   return { system: { id: name, url: server.url, key, pids: [server.pid], database }, server, db };
 }
-
-const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 
 async function main(): Promise<void> {
   const pin = canPin();

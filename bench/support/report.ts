@@ -116,7 +116,7 @@ function ratio(value: Num, base: Num): number | null {
   return value / base;
 }
 
-function fmtNum(n: Num, digits = 0): string {
+export function fmtNum(n: Num, digits = 0): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

@@ -17,29 +17,7 @@ const LIMIT_MS = 150_000;
 test('npm run bench -- --quick measures every system and gets only valid answers', { timeout: LIMIT_MS + 15_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'flowpos-bench-test-'));
   try {
-    // Its own process group, so a run that overstays is stopped with everything it started.
-    const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', out], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-    child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-        setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }, 5_000).unref();
-      } catch {
-        // gone
-      }
-    }, LIMIT_MS);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    clearTimeout(timer);
+    const { code, output, timedOut } = await runGroup('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', out], {}, LIMIT_MS);
     assert.equal(timedOut, false, `the quick benchmark took longer than ${LIMIT_MS / 1000} s:\n${output}`);
     assert.equal(code, 0, `the quick benchmark failed (exit ${code}):\n${output}`);
 
@@ -120,26 +98,42 @@ const AB_LIMIT_MS = 120_000;
  */
 test('bench/ab.ts runs two checkouts in alternating rounds and prints each round and the medians', { timeout: AB_LIMIT_MS + 15_000 }, async () => {
   const args = ['tsx', 'bench/ab.ts', '--a', '.', '--b', '.', '--rounds', '2', '--seconds', '1', '--connections', '4', '--scenario', 'agent'];
-  const child = spawn('npx', args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_FROM_SOURCE: '1' } });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }, AB_LIMIT_MS);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  clearTimeout(timer);
+  const { code, output, timedOut } = await runGroup('npx', args, { BENCH_FROM_SOURCE: '1' }, AB_LIMIT_MS);
+  assert.equal(timedOut, false, `bench/ab.ts took longer than ${AB_LIMIT_MS / 1000} s:\n${output}`);
   assert.equal(code, 0, output);
-  const rounds = [...output.matchAll(/^round (\d+): A (\d+) µs\/call \((\d+)\/s\) {2}B (\d+) µs\/call \((\d+)\/s\) {2}B\/A (\d+\.\d{3})$/gm)];
+  const rounds = [...output.matchAll(/^round (\d+): A ([\d,]+) µs\/call \(([\d,]+)\/s\) {2}B ([\d,]+) µs\/call \(([\d,]+)\/s\) {2}B\/A (\d+\.\d{3})$/gm)];
   assert.deepEqual(
     rounds.map((r) => r[1]),
     ['1', '2'],
     `one line per round, with both sides' CPU per call and calls/s:\n${output}`,
   );
-  for (const r of rounds) for (const n of r.slice(2, 6)) assert.ok(Number(n) > 0, `every figure measured: ${r[0]}`);
-  assert.match(output, /^median: A \d+ µs\/call, B \d+ µs\/call; B\/A CPU per call \d+\.\d{3} \(rounds \d+\.\d{3}–\d+\.\d{3}\); B\/A calls\/s \d+\.\d{3}$/m, output);
+  for (const r of rounds) for (const n of r.slice(2, 6)) assert.ok(Number(n!.replaceAll(',', '')) > 0, `every figure measured: ${r[0]}`);
+  assert.match(output, /^median: A [\d,]+ µs\/call, B [\d,]+ µs\/call; B\/A CPU per call \d+\.\d{3} \(rounds \d+\.\d{3}–\d+\.\d{3}\); B\/A calls\/s \d+\.\d{3}$/m, output);
 });
+
+/**
+ * Runs a command in its own process group, so one that overstays is stopped with everything it started: SIGTERM
+ * after limitMs, SIGKILL 5 s later. Keeps the output's last 20,000 characters.
+ */
+async function runGroup(cmd: string, args: string[], env: Record<string, string>, limitMs: number): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  let timedOut = false;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // gone
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signal('SIGTERM');
+    setTimeout(() => signal('SIGKILL'), 5_000).unref();
+  }, limitMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, output, timedOut };
+}
